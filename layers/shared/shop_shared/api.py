@@ -1,0 +1,148 @@
+"""Everything an HTTP function shares: the Powertools resolver with the contract's error format, the
+body-size limit, and the caller identity the Lambda authorizer put in the request context."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from shop_shared import jsonutil
+from shop_shared.errors import ApiError, Unauthorized
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_HEADERS = {"Content-Type": content_types.APPLICATION_JSON}
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=jsonutil.dumps(body),
+        headers=headers or {},
+    )
+
+
+def error_body(message: str, code: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "code": code}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def _validation_details(errors: Any) -> list[dict[str, Any]]:
+    # Never echo `input`: it could be a password.
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": error.get("msg", ""),
+            "type": error.get("type"),
+        }
+        for error in errors
+    ]
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    parts = []
+    for detail in details[:3]:
+        loc = [part for part in detail["loc"] if part not in ("body", "query", "path", "header")]
+        field = ".".join(loc)
+        parts.append(f"{field}: {detail['msg']}" if field else detail["msg"])
+    return "Invalid request: " + "; ".join(parts)
+
+
+def make_resolver(logger: Logger) -> APIGatewayRestResolver:
+    """A REST resolver with pydantic validation, CORS and JSON errors in the contract's format."""
+    cors = CORSConfig(
+        allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors, serializer=jsonutil.dumps)
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"status": exc.status, "code": exc.code})
+        return json_response(exc.status, exc.body(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response:
+        errors = list(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return json_response(400, error_body("Request body is not valid JSON", "invalid_json"))
+        details = _validation_details(errors)
+        return json_response(422, error_body(_validation_message(details), "validation_error", details))
+
+    @app.not_found
+    def _no_route(_: NotFoundError) -> Response:
+        return json_response(404, error_body("Not found", "not_found"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return json_response(500, error_body("Internal server error", "internal_error"))
+
+    return app
+
+
+def _body_too_large(event: dict[str, Any]) -> bool:
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
+    return size > MAX_BODY_BYTES
+
+
+def api_handler(
+    app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, tracer: Tracer
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of an HTTP function: logging with the API request id as correlation id,
+    metrics, tracing, the 1 MB body limit, then the resolver."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if _body_too_large(event):
+            body = jsonutil.dumps(error_body("Request body is larger than 1 MB", "payload_too_large"))
+            return {"statusCode": 413, "headers": dict(JSON_HEADERS), "body": body, "isBase64Encoded": False}
+        return app.resolve(event, context)
+
+    return handler
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the Lambda authorizer verified it (handlers never decode the token again)."""
+
+    user_id: str
+    username: str
+    email: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def can_access_user(self, user_id: str) -> bool:
+        return self.is_admin or self.user_id == user_id
+
+
+def current_caller(app: APIGatewayRestResolver) -> Caller:
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    user_id = context.get("user_id")
+    if not user_id:
+        raise Unauthorized("Missing or invalid token")
+    return Caller(
+        user_id=str(user_id),
+        username=str(context.get("username", "")),
+        email=str(context.get("email", "")),
+        role=str(context.get("role", "customer")),
+    )

@@ -1,0 +1,39 @@
+"""boto3 clients, created once per container (module-level cache), never per request.
+
+botocore honours AWS_ENDPOINT_URL, which is how the same code talks to AWS, LocalStack or the
+local stack's embedded emulator.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
+
+# Short timeouts and standard retries: a Lambda must fail fast rather than hang on a dependency.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def dynamodb() -> DynamoDBServiceResource:
+    return boto3.session.Session().resource("dynamodb", config=CLIENT_CONFIG)
+
+
+@cache
+def table(name: str) -> Table:
+    return dynamodb().Table(name)

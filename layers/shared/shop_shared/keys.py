@@ -1,0 +1,44 @@
+"""DynamoDB key layout of the users and orders tables (one place, so every service agrees).
+
+Users table (`pk`, `sk`):
+  USER#{user_id}        PROFILE             the user (with password hash, role, is_active)
+  USER#{user_id}        ADDRESS#{addr_id}   an address of that user
+  USERNAME#{lowercase}  GUARD               uniqueness guard, holds user_id
+  EMAIL#{lowercase}     GUARD               uniqueness guard, holds user_id
+
+Orders table (`pk`, `sk`):
+  ORDER#{order_id}      ORDER               the order with its items; GSI `ByUser` on (user_id, created_at)
+  COUNTER#ORDER#{year}  COUNTER             the year's order-number counter (UpdateItem ADD)
+"""
+
+from __future__ import annotations
+
+PROFILE = "PROFILE"
+GUARD = "GUARD"
+ORDER_SK = "ORDER"
+COUNTER_SK = "COUNTER"
+ORDERS_BY_USER_INDEX = "ByUser"
+
+
+def user_key(user_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": PROFILE}
+
+
+def address_key(user_id: str, address_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": f"ADDRESS#{address_id}"}
+
+
+def username_guard_key(username: str) -> dict[str, str]:
+    return {"pk": f"USERNAME#{username.lower()}", "sk": GUARD}
+
+
+def email_guard_key(email: str) -> dict[str, str]:
+    return {"pk": f"EMAIL#{email.lower()}", "sk": GUARD}
+
+
+def order_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"ORDER#{order_id}", "sk": ORDER_SK}
+
+
+def order_counter_key(year: int) -> dict[str, str]:
+    return {"pk": f"COUNTER#ORDER#{year}", "sk": COUNTER_SK}

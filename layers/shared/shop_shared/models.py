@@ -1,0 +1,187 @@
+"""Pydantic models of the HTTP contract and of the order events (shared by every service).
+
+Unknown fields are ignored everywhere (pydantic's default), so a client sending an extra `price`
+changes nothing. Money is Decimal with two places.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from shop_shared.jsonutil import money
+
+# --- users -------------------------------------------------------------------------------------
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+# Whole-address check: one @, a dot in the domain, no spaces; good enough to reject typos while
+# accepting every real address (delivery is the real test).
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL_RE.match(value):
+        raise ValueError("must be a valid e-mail address")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_check_email)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Role = Literal["customer", "admin"]
+
+
+class RegisterRequest(BaseModel):
+    username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+    email: Email
+    first_name: Name
+    last_name: Name
+    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+class LoginRequest(BaseModel):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class User(BaseModel):
+    """A user as clients see it: never a password or a hash."""
+
+    id: str
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    is_active: bool
+    created_at: str
+    role: Role = "customer"
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - not a secret
+    expires_in: int
+
+
+class AddressRequest(BaseModel):
+    street: Text200
+    city: Name
+    state: Name
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    country: Name
+    is_default: bool = False
+
+
+class Address(BaseModel):
+    id: str
+    street: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    is_default: bool
+
+
+# --- products (fields of fakestoreapi.in) ------------------------------------------------------
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
+
+    id: int
+    title: str
+    price: Annotated[Decimal, AfterValidator(money)]
+    description: str = ""
+    image: str = ""
+    brand: str = ""
+    model: str = ""
+    category: str = ""
+    color: str | None = None
+    discount: int | None = None
+    onSale: bool | None = None
+    popular: bool | None = None
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]
+PaymentMethod = Literal["cash_on_delivery", "credit_card", "debit_card", "paypal", "bank_transfer"]
+MAX_QUANTITY = 100
+MAX_ITEMS = 50
+
+
+class OrderItemRequest(BaseModel):
+    product_id: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+
+
+class CreateOrderRequest(BaseModel):
+    items: Annotated[list[OrderItemRequest], Field(min_length=1, max_length=MAX_ITEMS)]
+    shipping_address_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    payment_method: PaymentMethod = "cash_on_delivery"
+
+
+class OrderItem(BaseModel):
+    product_id: int
+    product_name: str
+    product_price: Decimal
+    quantity: int
+    subtotal: Decimal
+
+
+class ShippingAddress(BaseModel):
+    id: str
+    street: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+
+
+class Order(BaseModel):
+    id: str
+    order_number: str
+    user_id: str
+    status: OrderStatus
+    total_amount: Decimal
+    payment_method: PaymentMethod
+    shipping_address: ShippingAddress
+    items: list[OrderItem]
+    created_at: str
+    updated_at: str
+
+
+class StatusUpdateRequest(BaseModel):
+    status: OrderStatus
+
+
+# --- events (SNS topic `order-events`) -------------------------------------------------------
+
+EventType = Literal["order.created", "order.status_updated"]
+
+
+class Customer(BaseModel):
+    user_id: str
+    email: str
+    first_name: str
+    last_name: str
+    username: str = ""
+
+
+class OrderEvent(BaseModel):
+    """What the e-mail needs, so the consumer reads nothing else. `event_id` is deterministic
+    (`order.created:{id}`, `order.status_updated:{id}:{status}`), so a redelivery has the same id."""
+
+    event_id: str
+    event_type: EventType
+    occurred_at: datetime
+    order: Order
+    customer: Customer
+    previous_status: OrderStatus | None = None

@@ -1,0 +1,18 @@
+"""Powertools Logger, Metrics and Tracer, one set per function, all under one metrics namespace.
+
+Locally the template's parameters switch tracing off (POWERTOOLS_TRACE_DISABLED); the service name
+is given in code because several functions share one process in the local stack.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+METRICS_NAMESPACE = "Shop"
+
+
+def observability(service: str) -> tuple[Logger, Metrics, Tracer]:
+    logger = Logger(service=service)
+    metrics = Metrics(namespace=METRICS_NAMESPACE, service=service)
+    tracer = Tracer(service=service)
+    return logger, metrics, tracer
