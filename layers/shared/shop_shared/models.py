@@ -128,12 +128,16 @@ class CreateOrderRequest(BaseModel):
     payment_method: PaymentMethod = "cash_on_delivery"
 
 
+# Two places on the way in too: DynamoDB drops trailing zeros (10.00 comes back as 10).
+Money = Annotated[Decimal, AfterValidator(money)]
+
+
 class OrderItem(BaseModel):
     product_id: int
     product_name: str
-    product_price: Decimal
+    product_price: Money
     quantity: int
-    subtotal: Decimal
+    subtotal: Money
 
 
 class ShippingAddress(BaseModel):
@@ -150,7 +154,7 @@ class Order(BaseModel):
     order_number: str
     user_id: str
     status: OrderStatus
-    total_amount: Decimal
+    total_amount: Money
     payment_method: PaymentMethod
     shipping_address: ShippingAddress
     items: list[OrderItem]

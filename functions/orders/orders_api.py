@@ -1,0 +1,83 @@
+"""OrdersFunction: the orders routes of the contract, behind the JWT authorizer.
+
+Thin: parse, check who may do what, call `orders_service`, shape the response, count metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
+
+import orders_service
+from shop_shared.api import api_handler, current_caller, json_response, make_resolver
+from shop_shared.errors import BadRequest, Forbidden
+from shop_shared.models import CreateOrderRequest, StatusUpdateRequest
+from shop_shared.observability import observability
+
+logger, metrics, tracer = observability("orders")
+app = make_resolver(logger)
+
+OrderId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@app.post("/orders")
+@tracer.capture_method(capture_response=False)
+def create_order(
+    request: CreateOrderRequest,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> Response:
+    caller = current_caller(app)
+    replayed = False
+    if idempotency_key is None:
+        order = orders_service.create_order(caller.user_id, request)
+    else:
+        if not idempotency_key.strip():
+            raise BadRequest("Idempotency-Key must not be empty", code="invalid_idempotency_key")
+        order, replayed = orders_service.create_order_idempotent(
+            caller.user_id, idempotency_key.strip(), request, app.lambda_context
+        )
+    if replayed:
+        metrics.add_metric(name="OrderReplayed", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="OrderCreated", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="OrderValue", unit=MetricUnit.NoUnit, value=float(order.total_amount))
+    headers = {"Location": f"/orders/{order.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(201, order, headers)
+
+
+@app.get("/orders/<order_id>")
+@tracer.capture_method(capture_response=False)
+def get_order(order_id: OrderId) -> Response:
+    return json_response(200, orders_service.get_order(order_id, current_caller(app)))
+
+
+@app.get("/users/<user_id>/orders")
+@tracer.capture_method(capture_response=False)
+def list_user_orders(
+    user_id: Annotated[str, Path(min_length=1, max_length=64)],
+    limit: Annotated[int, Query(ge=1, le=orders_service.MAX_PAGE_SIZE)] = orders_service.DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(alias="next", max_length=2048)] = None,
+) -> Response:
+    caller = current_caller(app)
+    if not caller.can_access_user(user_id):
+        raise Forbidden("You can only list your own orders", code="forbidden")
+    orders, next_cursor = orders_service.list_user_orders(user_id, limit=limit, cursor=cursor or None)
+    return json_response(200, {"orders": orders, "next": next_cursor})
+
+
+@app.put("/orders/<order_id>/status")
+@tracer.capture_method(capture_response=False)
+def update_order_status(order_id: OrderId, request: StatusUpdateRequest) -> Response:
+    order, _previous = orders_service.change_status(order_id, request.status, current_caller(app))
+    metrics.add_metric(name="OrderStatusChanged", unit=MetricUnit.Count, value=1)
+    if request.status == "cancelled":
+        metrics.add_metric(name="OrderCancelled", unit=MetricUnit.Count, value=1)
+    return json_response(200, order)
+
+
+lambda_handler = api_handler(app, logger, metrics, tracer)

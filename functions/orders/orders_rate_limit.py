@@ -1,0 +1,87 @@
+"""Per-user limit on created orders (`ORDER_RATE_LIMIT`, e.g. 3 per 300 s), a sliding window in Redis.
+
+A request reserves a slot before it creates anything and gives it back if the order is then refused
+or fails, so only orders that were really created count. Check and reservation are one Lua script
+(one round trip, atomic): two concurrent requests cannot both take the last slot. If Redis is down
+the limit fails open (orders matter more than the limit) and says so in the log.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis
+from aws_lambda_powertools import Logger
+
+from shop_shared.config import RateLimit, get_settings
+from shop_shared.errors import TooManyRequests
+from shop_shared.redis_client import get_redis
+
+logger = Logger(service="orders", child=True)
+
+# KEYS[1] the user's sorted set (member: reservation id, score: ms). ARGV: now ms, window ms, limit,
+# reservation id. Returns {1, 0} when reserved, {0, ms until the oldest slot frees} when full.
+RESERVE_SCRIPT = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return {0, tonumber(oldest[2]) + window - now}
+end
+redis.call('ZADD', key, now, ARGV[4])
+redis.call('PEXPIRE', key, window)
+return {1, 0}
+"""
+
+
+def rate_limit_key(user_id: str) -> str:
+    return f"ratelimit:orders:{user_id}"
+
+
+@dataclass
+class Reservation:
+    """A slot in the user's window; `release()` gives it back (an order that was not created)."""
+
+    key: str | None
+    member: str | None
+
+    def release(self) -> None:
+        if self.key is None or self.member is None:
+            return
+        try:
+            get_redis().zrem(self.key, self.member)
+        except redis.RedisError:
+            # The slot then expires with the window: the user waits a little longer, nothing breaks.
+            logger.warning("could not release an order rate-limit reservation", exc_info=True)
+        self.key = self.member = None
+
+
+def reserve(user_id: str, limit: RateLimit | None = None, *, now_ms: int | None = None) -> Reservation:
+    """Take one of the user's slots, or raise TooManyRequests (429 with Retry-After)."""
+    limit = limit or get_settings().order_rate_limit
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    key, member = rate_limit_key(user_id), uuid.uuid4().hex
+    window_ms = limit.window_seconds * 1000
+    try:
+        client = get_redis()
+        allowed, wait_ms = client.register_script(RESERVE_SCRIPT)(
+            keys=[key], args=[now_ms, window_ms, limit.limit, member]
+        )
+    except redis.RedisError:
+        logger.warning("order rate limit unavailable (Redis error): failing open", exc_info=True)
+        return Reservation(None, None)
+    if not int(allowed):
+        retry_after = max(1, math.ceil(int(wait_ms) / 1000))
+        raise TooManyRequests(
+            f"Too many orders: at most {limit.limit} every {limit.window_seconds} seconds. "
+            f"Try again in {retry_after} seconds.",
+            retry_after=retry_after,
+            code="order_rate_limited",
+        )
+    return Reservation(key, member)
