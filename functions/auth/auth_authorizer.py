@@ -1,0 +1,91 @@
+"""AuthorizerFunction: the API's TOKEN authorizer.
+
+Verifies the JWT locally (signature, HS256 only, expiry, claims), then checks with one GetItem that
+its user still exists and is active, so a deactivated user's tokens stop working. API Gateway
+caches the answer per token (ReauthorizeEvery), for every route: the Allow policy therefore covers
+the whole API, and the routes themselves decide who may do what from the context passed on.
+
+Kept lean on purpose (no resolver, no pydantic models, no password hashing): it runs before every
+protected request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shop_shared import aws, keys
+from shop_shared.config import get_settings
+from shop_shared.errors import Unauthorized
+from shop_shared.observability import observability
+from shop_shared.tokens import bearer_token, decode_token, jwt_secret
+
+logger, metrics, tracer = observability("auth-authorizer")
+
+
+def api_wide_resource(method_arn: str) -> str:
+    """`arn:...:{api_id}/{stage}/{METHOD}/{path}` → `arn:...:{api_id}/{stage}/*/*`."""
+    base, _, rest = method_arn.partition("/")
+    stage = rest.split("/", 1)[0]
+    if not base.startswith("arn:") or not stage:
+        raise ValueError("methodArn is not an execute-api ARN")
+    return f"{base}/{stage}/*/*"
+
+
+def _deny(reason: str) -> Exception:
+    logger.info("request denied", extra={"reason": reason})
+    metrics.add_metric(name="AuthorizerDenied", unit=MetricUnit.Count, value=1)
+    # This exact message is what makes API Gateway answer 401 (anything else is a 500).
+    return Exception("Unauthorized")
+
+
+def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
+    try:
+        claims = decode_token(bearer_token(authorization), jwt_secret())
+    except Unauthorized as exc:
+        raise _deny(exc.code) from None
+
+    item = (
+        aws.table(get_settings().users_table)
+        .get_item(
+            Key=keys.user_key(claims.user_id),
+            ProjectionExpression="is_active, #role",
+            ExpressionAttributeNames={"#role": "role"},
+        )
+        .get("Item")
+    )
+    if item is None:
+        raise _deny("unknown_user")
+    if item.get("is_active") is not True:
+        raise _deny("inactive_user")
+
+    metrics.add_metric(name="AuthorizerAllowed", unit=MetricUnit.Count, value=1)
+    # The role as stored now, not as it was when the token was issued: a demoted admin loses it.
+    context = {
+        "user_id": claims.user_id,
+        "username": claims.username,
+        "email": claims.email,
+        "role": str(item.get("role", "customer")),
+    }
+    return {
+        "principalId": claims.user_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Allow",
+                    "Resource": api_wide_resource(method_arn),
+                }
+            ],
+        },
+        "context": context,
+    }
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize(event.get("authorizationToken"), str(event.get("methodArn", "")))
