@@ -1,0 +1,224 @@
+// The storefront: a hash router, the header navigation and the flash messages. Views live in
+// ./views and return DOM nodes; nothing here parses HTML.
+
+import { API_BASE, ApiError, api } from "./api.js";
+import { clear, h } from "./dom.js";
+import { cart, session } from "./state.js";
+import * as account from "./views/account.js";
+import * as catalog from "./views/catalog.js";
+import * as cartViews from "./views/cart.js";
+import * as mailbox from "./views/mailbox.js";
+import * as orders from "./views/orders.js";
+import * as staff from "./views/staff.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const flashArea = document.getElementById("flash");
+
+const routes = [
+  { pattern: /^\/$/, view: catalog.listView },
+  { pattern: /^\/products\/(?<id>[^/]+)$/, view: catalog.productView },
+  { pattern: /^\/cart$/, view: cartViews.cartView },
+  { pattern: /^\/checkout$/, view: cartViews.checkoutView, auth: true },
+  { pattern: /^\/login$/, view: account.loginView },
+  { pattern: /^\/register$/, view: account.registerView },
+  { pattern: /^\/account$/, view: account.accountView, auth: true },
+  { pattern: /^\/orders$/, view: orders.ordersView, auth: true },
+  { pattern: /^\/orders\/(?<id>[^/]+)$/, view: orders.orderView, auth: true },
+  { pattern: /^\/staff$/, view: staff.staffView, admin: true },
+  { pattern: /^\/staff\/users\/(?<id>[^/]+)$/, view: staff.staffUserView, admin: true },
+  { pattern: /^\/mailbox$/, view: mailbox.mailboxView },
+];
+
+let devMailbox = false;
+let navigationSeq = 0;
+let firstRender = true;
+let leaveHandlers = [];
+let flashKeep = false;
+
+// ---------------------------------------------------------------- navigation helpers
+
+export function navigate(path, { replace = false } = {}) {
+  const hash = `#${path}`;
+  if (location.hash === hash) {
+    route();
+  } else if (replace) {
+    history.replaceState(null, "", hash);
+    route();
+  } else {
+    location.hash = hash;
+  }
+}
+
+function currentLocation() {
+  const raw = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
+  const [path, queryString = ""] = raw.split("?");
+  return { path: decodeURI(path) || "/", query: new URLSearchParams(queryString), raw };
+}
+
+/** A message above the page; `keep` lets it survive the navigation that follows. */
+export function flash(message, { kind = "success", keep = false } = {}) {
+  flashKeep = keep;
+  clear(flashArea);
+  if (!message) return;
+  const close = h("button", { type: "button", class: "link-button", "aria-label": "Dismiss message" }, "×");
+  const box = h("div", { class: `flash flash-${kind}` }, h("p", null, message), close);
+  close.addEventListener("click", () => {
+    box.remove();
+    main.focus();
+  });
+  flashArea.append(box);
+}
+
+// ---------------------------------------------------------------- header
+
+function navLink(href, label, active, extra = {}) {
+  return h("li", null, h("a", { href, "aria-current": active ? "page" : null, ...extra }, label));
+}
+
+function renderNav() {
+  const user = session.user();
+  const { path } = currentLocation();
+  const under = (prefix) => path === prefix || path.startsWith(`${prefix}/`);
+  const count = cart.count();
+  const items = [
+    navLink("#/", "Products", path === "/" || under("/products")),
+    navLink("#/cart", ["Cart ", h("span", { class: "count", "aria-hidden": "true" }, String(count))], under("/cart") || under("/checkout"), {
+      "aria-label": `Cart, ${count} item${count === 1 ? "" : "s"}`,
+      id: "nav-cart",
+    }),
+  ];
+  if (user) {
+    items.push(navLink("#/orders", "My orders", under("/orders")));
+    if (session.isAdmin()) items.push(navLink("#/staff", "Staff", under("/staff")));
+    items.push(navLink("#/account", "Account", under("/account")));
+  }
+  if (devMailbox) items.push(navLink("#/mailbox", "Mailbox", under("/mailbox")));
+  if (user) {
+    const logout = h("button", { type: "button", class: "nav-button" }, "Log out");
+    logout.addEventListener("click", () => {
+      session.logout();
+      flash("You are logged out.", { keep: true });
+      navigate("/");
+    });
+    items.push(h("li", { class: "nav-user" }, h("span", { class: "who" }, user.username ?? ""), logout));
+  } else {
+    items.push(navLink("#/login", "Log in", under("/login")), navLink("#/register", "Register", under("/register")));
+  }
+  nav.replaceChildren(...items);
+}
+
+// ---------------------------------------------------------------- router
+
+function errorPage(error) {
+  const notFound = error instanceof ApiError && error.status === 404;
+  return h(
+    "section",
+    null,
+    h("h1", { tabindex: "-1" }, notFound ? "Not found" : "Something went wrong"),
+    h("p", { class: "alert alert-error", role: "alert" }, error?.message || "The page could not be shown."),
+    h("p", null, h("a", { href: "#/" }, "Back to the products")),
+  );
+}
+
+async function route() {
+  const seq = ++navigationSeq;
+  for (const handler of leaveHandlers) handler();
+  leaveHandlers = [];
+  if (flashKeep) flashKeep = false;
+  else clear(flashArea);
+
+  const location_ = currentLocation();
+  let match = null;
+  let spec = null;
+  for (const candidate of routes) {
+    match = candidate.pattern.exec(location_.path);
+    if (match) {
+      spec = candidate;
+      break;
+    }
+  }
+  renderNav();
+  let node;
+  if (!spec) {
+    node = errorPage(new ApiError(404, { message: "There is no such page." }));
+  } else if ((spec.auth || spec.admin) && !session.user()) {
+    navigate(`/login?next=${encodeURIComponent(location_.raw)}`, { replace: true });
+    return;
+  } else if (spec.admin && !session.isAdmin()) {
+    node = h(
+      "section",
+      null,
+      h("h1", { tabindex: "-1" }, "Staff only"),
+      h("p", null, "This page is for shop staff. Log in with a staff account to use it."),
+    );
+  } else {
+    main.setAttribute("aria-busy", "true");
+    main.classList.add("is-loading");
+    const ctx = {
+      params: match.groups ?? {},
+      query: location_.query,
+      navigate,
+      flash,
+      onLeave: (handler) => leaveHandlers.push(handler),
+      isCurrent: () => seq === navigationSeq,
+      devMailbox: () => devMailbox,
+    };
+    try {
+      node = await spec.view(ctx);
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      node = errorPage(error);
+    }
+  }
+  if (seq !== navigationSeq) return;
+  main.replaceChildren(node);
+  main.removeAttribute("aria-busy");
+  main.classList.remove("is-loading");
+  const heading = main.querySelector("h1");
+  document.title = heading ? `${heading.textContent} · Shop` : "Shop";
+  if (!firstRender) {
+    // Move focus to the new page's heading, as a full page load would for screen readers.
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+    }
+    window.scrollTo(0, 0);
+  }
+  firstRender = false;
+}
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  document.getElementById("skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  window.addEventListener("hashchange", route);
+  window.addEventListener("shop:cart-changed", renderNav);
+  window.addEventListener("shop:session-changed", renderNav);
+  window.addEventListener("shop:session-expired", () => {
+    flash("Your session has ended. Please log in again.", { kind: "error", keep: true });
+    const { raw } = currentLocation();
+    if (!raw.startsWith("/login")) navigate(`/login?next=${encodeURIComponent(raw)}`);
+  });
+
+  if (session.token()) {
+    try {
+      session.setUser(await api("/auth/verify-token", { method: "POST" }));
+    } catch {
+      session.logout();
+    }
+  }
+  // The dev mailbox exists only in the local stack; show its link when it answers.
+  fetch(`${API_BASE}/_dev/emails`, { headers: { Accept: "application/json" } })
+    .then((response) => {
+      devMailbox = response.ok && (response.headers.get("Content-Type") ?? "").includes("json");
+      renderNav();
+    })
+    .catch(() => {});
+  await route();
+}
+
+start();
