@@ -45,13 +45,14 @@ def reset_container_caches() -> None:
     """Forget what a warm Lambda container keeps (settings, clients, cached secrets)."""
     from aws_lambda_powertools.utilities import parameters
 
-    from shop_shared import aws, config, redis_client
+    from shop_shared import aws, config, products_client, redis_client
 
     config.get_settings.cache_clear()
     aws.client.cache_clear()
     aws.dynamodb.cache_clear()
     aws.table.cache_clear()
     redis_client.get_redis.cache_clear()
+    products_client.http_session.cache_clear()
     parameters.clear_caches()
 
 
@@ -79,3 +80,67 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         reset_container_caches()
         yield template
         reset_container_caches()
+
+
+class ProductApi:
+    """The product API stand-in (shop_local.standin) serving real HTTP on a loopback port."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.url = f"{root}/api"  # what PRODUCT_API_URL points at
+
+    def stats(self) -> dict[str, int]:
+        """Requests the stand-in received per path (e.g. `/api/products/7`) since the last reset."""
+        import requests
+
+        return dict(requests.get(f"{self.root}/_standin/stats", timeout=5).json()["requests"])
+
+    def calls(self, path: str) -> int:
+        return self.stats().get(path, 0)
+
+    def reset_stats(self) -> None:
+        import requests
+
+        requests.delete(f"{self.root}/_standin/stats", timeout=5).raise_for_status()
+
+    def fault(self, mode: str, seconds: float = 0.0) -> None:
+        """`down` (503 for /api/*), `slow` (sleep `seconds` first) or `ok`."""
+        import requests
+
+        body = {"mode": mode, "seconds": seconds}
+        requests.post(f"{self.root}/_standin/faults", json=body, timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def _product_api_server() -> Iterator[ProductApi]:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from shop_local.standin import make_app
+
+    server = make_server("127.0.0.1", 0, make_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="product-api-standin", daemon=True)
+    thread.start()
+    yield ProductApi(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def product_api(
+    _product_api_server: ProductApi, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ProductApi]:
+    """The stand-in with fresh stats and no fault, PRODUCT_API_URL and REDIS_URL pointing at it and
+    at the (emptied) test Redis database. With `aws`, request it after `aws`, which sets the
+    template's PRODUCT_API_URL."""
+    api = _product_api_server
+    redis.Redis.from_url(redis_url).flushdb()
+    monkeypatch.setenv("PRODUCT_API_URL", api.url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    api.fault("ok")
+    api.reset_stats()
+    reset_container_caches()
+    yield api
+    api.fault("ok")
+    reset_container_caches()
