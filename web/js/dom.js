@@ -81,7 +81,7 @@ export function field({ label, name, type = "text", value = "", required = false
   return h(
     "div",
     { class: "field" },
-    h("label", { for: id }, label, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
+    h("label", { for: id }, label),
     hint ? h("p", { class: "hint", id: hintId }, hint) : null,
     input,
     h("p", { class: "field-error", id: errorId, dataset: { for: name } }),
@@ -93,8 +93,11 @@ export function alertBox(kind = "error") {
   return h("div", { class: `alert alert-${kind}`, role: kind === "error" ? "alert" : "status", hidden: true });
 }
 
-export function showAlert(box, message, kind) {
-  if (kind) box.className = `alert alert-${kind}`;
+export function showAlert(box, message, kind = "error") {
+  if (kind) {
+    box.className = `alert alert-${kind}`;
+    box.setAttribute("role", kind === "error" ? "alert" : "status");
+  }
   box.textContent = message;
   box.hidden = !message;
 }

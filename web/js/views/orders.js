@@ -20,7 +20,7 @@ export const ORDERS_PAGE = 20;
 /** GET /users/{id}/orders, one page; `cursor` is the previous answer's `next`. */
 export async function fetchUserOrders(userId, cursor) {
   const query = new URLSearchParams({ limit: String(ORDERS_PAGE) });
-  if (cursor) query.set("cursor", cursor);
+  if (cursor) query.set("next", cursor);
   const body = await api(`/users/${encodeURIComponent(userId)}/orders?${query}`);
   return { orders: Array.isArray(body?.orders) ? body.orders : [], next: body?.next ?? null };
 }

@@ -1,0 +1,93 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright for Python (never a browser download).
+
+The page under test is served by the local stack (`stack` fixture, tests/conftest.py) at `stack.url`.
+Screenshots go to test-output/screenshots/ for a reviewer to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
+
+CHROMIUM = os.environ.get("SHOP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 812}
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser` (installs Debian's chromium)")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+class Person:
+    """One shopper or staff member: their own browser context (own sessionStorage and cart)."""
+
+    def __init__(self, context: BrowserContext, base_url: str, shots: Path) -> None:
+        self.context = context
+        self.base_url = base_url.rstrip("/")
+        self.shots = shots
+        self.page: Page = context.new_page()
+        self.errors: list[str] = []
+        # Uncaught script errors are bugs; failed requests (a 422 we provoke) are not.
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def open(self, route: str = "/") -> Page:
+        self.page.goto(f"{self.base_url}/#{route}")
+        return self.page
+
+    def shot(self, name: str, full_page: bool = True) -> None:
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture
+def person(browser: Browser, stack: object, screenshot_dir: Path) -> Iterator[Callable[..., Person]]:
+    """person() → a fresh Person on the stack's storefront at desktop width; person(phone=True) at 375px."""
+    people: list[Person] = []
+
+    def make(phone: bool = False) -> Person:
+        viewport = PHONE if phone else DESKTOP
+        context = browser.new_context(
+            viewport=viewport, locale="en-US", timezone_id="UTC", is_mobile=phone, has_touch=phone
+        )
+        context.set_default_timeout(15_000)
+        p = Person(context, str(stack.url), screenshot_dir)  # type: ignore[attr-defined]
+        people.append(p)
+        return p
+
+    yield make
+    errors = [error for p in people for error in p.errors]
+    for p in people:
+        p.context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
