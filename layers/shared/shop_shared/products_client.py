@@ -55,6 +55,7 @@ CATEGORIES_KEY = "products:categories"
 MAX_WORKERS = 8
 POOL_SIZE = 16
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 3
 RETRY_AFTER_SECONDS = 5
 
 # Deletes the locks that still hold our token (a lock that expired and was taken by someone else
@@ -129,7 +130,8 @@ def _upstream_budget() -> float:
 
 def _get_json(path: str, params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
     """GET upstream; 5xx, 429, timeouts and connection errors are retried with exponential backoff
-    until the budget is spent. Returns (status, body) for any other answer (a 4xx body may be {})."""
+    (at most MAX_ATTEMPTS tries, within the budget). Returns (status, body) for any other answer
+    (a 4xx body may be {})."""
     import requests
 
     timeout = _timeout()
@@ -158,7 +160,7 @@ def _get_json(path: str, params: dict[str, Any] | None = None) -> tuple[int, dic
                 return response.status_code, body
             problem = f"HTTP {response.status_code}"
         # Another attempt only if it still has a fair share of the budget.
-        if deadline - time.monotonic() - delay < min(0.5, timeout / 2):
+        if attempt >= MAX_ATTEMPTS or deadline - time.monotonic() - delay < min(0.5, timeout / 2):
             raise UpstreamError(f"GET {path} failed after {attempt} attempt(s): {problem}")
         log.info("product API: GET %s failed (%s), retrying in %.1fs", path, problem, delay)
         time.sleep(delay)
