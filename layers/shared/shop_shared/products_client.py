@@ -15,8 +15,9 @@ Upstream facts this module copes with:
 - no totals or page counts.
 
 Failure modes: upstream down → cached products are still served and an uncached one raises
-`ServiceUnavailable` (503) within a bounded time (twice PRODUCT_API_TIMEOUT_SECONDS at most, retries
-included). Redis down → straight to upstream, with a warning in the log.
+`ServiceUnavailable` (503) in bounded time: an upstream read takes at most twice
+PRODUCT_API_TIMEOUT_SECONDS (at most 3 attempts), and a caller waiting on another's fetch of the
+same product one second more. Redis down → straight to upstream, with a warning in the log.
 
 `requests` and the thread pool are imported on first use: a warm cache never needs them, and
 orders imports this module at cold start.
@@ -309,8 +310,14 @@ def _load_misses(client: redis.Redis, misses: list[int]) -> dict[int, Product]:
         else:
             waiting.append(product_id)
 
-    results, errors = _fetch_many(mine) if mine else ({}, {})
-    _store(client, results, release=mine + filled_meanwhile, token=token)
+    results: dict[int, Product | None] = {}
+    errors: dict[int, UpstreamError] = {}
+    try:
+        if mine:
+            results, errors = _fetch_many(mine)
+    finally:
+        # Whatever happened, release our locks so that waiters do not wait for nothing.
+        _store(client, results, release=mine + filled_meanwhile, token=token)
     if errors:
         raise _unavailable(next(iter(errors.values())))
     found.update({i: p for i, p in results.items() if p is not None})
