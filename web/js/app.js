@@ -198,12 +198,8 @@ async function start() {
   window.addEventListener("hashchange", route);
   window.addEventListener("shop:cart-changed", renderNav);
   window.addEventListener("shop:session-changed", renderNav);
-  window.addEventListener("shop:session-expired", () => {
-    flash("Your session has ended. Please log in again.", { kind: "error", keep: true });
-    const { raw } = currentLocation();
-    if (!raw.startsWith("/login")) navigate(`/login?next=${encodeURIComponent(raw)}`);
-  });
 
+  // A token left from earlier in this tab: keep the session if the server still accepts it.
   if (session.token()) {
     try {
       session.setUser(await api("/auth/verify-token", { method: "POST" }));
@@ -211,6 +207,12 @@ async function start() {
       session.logout();
     }
   }
+  // From now on a refused token means the session ended while in use: say so, and offer to log in.
+  window.addEventListener("shop:session-expired", () => {
+    flash("Your session has ended. Please log in again.", { kind: "error", keep: true });
+    const { raw } = currentLocation();
+    if (!raw.startsWith("/login")) navigate(`/login?next=${encodeURIComponent(raw)}`);
+  });
   // The dev mailbox exists only in the local stack; show its link when it answers.
   fetch(`${API_BASE}/_dev/emails`, { headers: { Accept: "application/json" } })
     .then((response) => {

@@ -23,6 +23,12 @@ function positiveInt(value, fallback) {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
+function saleBadge(product) {
+  if (!product.onSale) return null;
+  const off = Number(product.discount);
+  return h("span", { class: "badge badge-sale" }, Number.isFinite(off) && off > 0 ? `On sale · ${off}% off` : "On sale");
+}
+
 export function productImage(product, className) {
   const img = h("img", {
     class: className,
@@ -70,7 +76,7 @@ function productCard(product, ctx) {
         "p",
         { class: "price" },
         money(product.price),
-        product.onSale ? h("span", { class: "badge badge-sale" }, "On sale") : null,
+        saleBadge(product),
       ),
       addToCartButton(product, ctx),
     ),
@@ -209,7 +215,7 @@ export async function productView(ctx) {
           "p",
           { class: "price price-large" },
           money(product.price),
-          product.onSale ? h("span", { class: "badge badge-sale" }, "On sale") : null,
+          saleBadge(product),
         ),
         form,
         facts.length ? h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])) : null,
