@@ -1,0 +1,137 @@
+"""JWT issue and verification (shop_shared.tokens): pure logic, no AWS except for the secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import boto3
+import jwt
+import pytest
+
+from shop_shared.errors import Unauthorized
+from shop_shared.tokens import bearer_token, decode_token, issue_token, jwt_secret
+
+SECRET = "s" * 48
+CLAIMS = {"user_id": "u-1", "username": "jane", "email": "jane@example.com", "role": "customer"}
+
+
+def token(**overrides: object) -> str:
+    arguments: dict[str, object] = {**CLAIMS, "secret": SECRET, "ttl_seconds": 3600, **overrides}
+    issued, _ = issue_token(**arguments)  # type: ignore[arg-type]
+    return issued
+
+
+def refused(encoded: str, secret: str = SECRET) -> Unauthorized:
+    with pytest.raises(Unauthorized) as raised:
+        decode_token(encoded, secret)
+    assert raised.value.status == 401
+    return raised.value
+
+
+def b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_an_issued_token_decodes_to_its_claims() -> None:
+    issued, claims = issue_token(**CLAIMS, secret=SECRET, ttl_seconds=600, now=int(time.time()))
+    decoded = decode_token(issued, SECRET)
+    assert decoded == claims
+    assert decoded.exp - decoded.iat == 600
+    assert decoded.jti
+    payload = jwt.decode(issued, SECRET, algorithms=["HS256"])
+    assert {"user_id", "username", "email", "role", "iat", "exp"} <= set(payload)
+    assert jwt.get_unverified_header(issued)["alg"] == "HS256"
+
+
+def test_each_token_has_its_own_id() -> None:
+    assert decode_token(token(), SECRET).jti != decode_token(token(), SECRET).jti
+
+
+def test_a_tampered_payload_is_refused() -> None:
+    header, payload, signature = token().split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = b64({**claims, "role": "admin"})
+    assert refused(f"{header}.{forged}.{signature}").code == "invalid_token"
+
+
+def test_a_tampered_signature_is_refused() -> None:
+    header, payload, signature = token().split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    refused(f"{header}.{payload}.{flipped}")
+
+
+def test_an_expired_token_is_refused() -> None:
+    expired = token(now=int(time.time()) - 7200, ttl_seconds=3600)
+    assert refused(expired).code == "token_expired"
+
+
+def test_a_token_signed_with_another_secret_is_refused() -> None:
+    refused(token(secret="another-secret-that-is-long-enough!!"))
+
+
+def test_alg_none_is_refused() -> None:
+    claims = {**CLAIMS, "iat": int(time.time()), "exp": int(time.time()) + 600}
+    unsigned = jwt.encode(claims, "", algorithm="none")
+    refused(unsigned)
+    # also with a hand-made header and an empty signature
+    refused(f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.")
+
+
+def test_other_algorithms_are_refused_even_with_the_right_secret() -> None:
+    claims = {**CLAIMS, "iat": int(time.time()), "exp": int(time.time()) + 600}
+    refused(jwt.encode(claims, SECRET, algorithm="HS512"))
+
+
+@pytest.mark.parametrize("missing", ["user_id", "username", "email", "role", "exp", "iat"])
+def test_tokens_missing_a_claim_are_refused(missing: str) -> None:
+    claims = {**CLAIMS, "iat": int(time.time()), "exp": int(time.time()) + 600}
+    del claims[missing]
+    refused(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_an_unknown_role_is_refused() -> None:
+    refused(token(role="superuser"))
+
+
+def test_garbage_is_refused() -> None:
+    for text in ("", "abc", "a.b.c", "...."):
+        refused(text)
+
+
+def test_bearer_token_parses_the_authorization_header() -> None:
+    assert bearer_token("Bearer abc.def.ghi") == "abc.def.ghi"
+    assert bearer_token("bearer   abc ") == "abc"
+    assert bearer_token("BEARER x") == "x"
+    for header, code in (
+        (None, "missing_token"),
+        ("", "missing_token"),
+        ("abc.def.ghi", "invalid_token"),
+        ("Basic dXNlcjpwYXNz", "invalid_token"),
+        ("Bearer ", "invalid_token"),
+    ):
+        with pytest.raises(Unauthorized) as raised:
+            bearer_token(header)
+        assert raised.value.code == code
+
+
+def test_jwt_secret_comes_from_secrets_manager(aws: object) -> None:
+    secret = jwt_secret()
+    assert len(secret) >= 32
+    assert decode_token(token(secret=secret), secret).user_id == "u-1"
+
+
+def test_jwt_secret_refuses_a_short_secret(aws: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shop_shared.config import get_settings
+
+    arn = boto3.client("secretsmanager").create_secret(Name="short-one", SecretString="too-short")["ARN"]
+    monkeypatch.setenv("JWT_SECRET_ARN", arn)
+    get_settings.cache_clear()
+    with pytest.raises(RuntimeError):
+        jwt_secret()
+    monkeypatch.setenv("JWT_SECRET_ARN", "")
+    get_settings.cache_clear()
+    with pytest.raises(RuntimeError):
+        jwt_secret()
+    get_settings.cache_clear()
