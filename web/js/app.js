@@ -196,6 +196,15 @@ async function start() {
     main.focus();
   });
   window.addEventListener("hashchange", route);
+  // A link to the page already shown fires no hashchange: reload that page's data instead.
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a[href^='#/']") : null;
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    if (link.getAttribute("href") === location.hash) {
+      event.preventDefault();
+      route();
+    }
+  });
   window.addEventListener("shop:cart-changed", renderNav);
   window.addEventListener("shop:session-changed", renderNav);
 

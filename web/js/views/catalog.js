@@ -26,7 +26,7 @@ function positiveInt(value, fallback) {
 function saleBadge(product) {
   if (!product.onSale) return null;
   const off = Number(product.discount);
-  return h("span", { class: "badge badge-sale" }, Number.isFinite(off) && off > 0 ? `On sale · ${off}% off` : "On sale");
+  return h("span", { class: "badge badge-sale" }, Number.isFinite(off) && off > 0 ? `Sale: ${off}% off` : "On sale");
 }
 
 export function productImage(product, className) {
