@@ -144,3 +144,15 @@ def product_api(
     yield api
     api.fault("ok")
     reset_container_caches()
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str) -> Iterator[object]:
+    """The whole local stack (`shop dev --port 0`) in a subprocess, once per test session, on the
+    test Redis database: a `shop_local.testing.ShopStack` (see its docstring for what it offers:
+    `url`, `get/post/put/delete`, `new_user()`, `client()`, `emails()`, `wait_for_emails()`,
+    `fail()`, `slow()`, `clear_faults()` ...)."""
+    from shop_local.testing import ShopStack
+
+    with ShopStack(redis_url=redis_url) as running:
+        yield running

@@ -10,8 +10,8 @@
 - `products-api`: handled by the stack (the stand-in has its own controls).
 
 `times` counts matching requests (AWS) or connections (Redis); without it the fault lasts until
-cleared. Note that boto3 retries 5xx answers (the shared layer allows 3 attempts), so a fault with
-`times` < 3 is usually invisible to the function.
+cleared. Note that boto3 retries 5xx answers (the shared layer's `max_attempts: 3` means 3 retries,
+4 attempts per call), so a fault with `times` < 4 is absorbed by the retries.
 """
 
 from __future__ import annotations

@@ -1,0 +1,319 @@
+"""Test harness: the whole local stack (`shop dev --port 0`) in a subprocess, driven over HTTP.
+
+Integration tests use the session-scoped `stack` fixture (tests/conftest.py), which is a
+`ShopStack` on the test run's Redis database::
+
+    def test_something(stack):
+        alice = stack.new_user()                       # registered and logged in over HTTP
+        r = stack.get("/orders/nope", token=alice["token"])
+        assert r.status_code == 404
+
+What a `ShopStack` offers:
+
+- `url` (the API, e.g. `http://127.0.0.1:43117`), `aws_endpoint` (the embedded moto server),
+  `product_api_url` (what the functions use, the stand-in's `.../api`), `redis_url` (the Redis the
+  functions use, as given), `admin_password` (the user `admin` exists with it).
+- HTTP: `get/post/put/delete(path, token=None, **requests_kwargs)` → `requests.Response`;
+  `new_user(**fields)` → `{"user", "token", "headers", "username", "password", "email"}` (a fresh
+  customer); `login(username, password)` → the access token; `admin_token()`.
+- AWS: `client("sqs")` (boto3 on the emulator, never hit by injected faults),
+  `resources()` (table names, queue URLs and ARNs, topic ARN, stream ARN, functions: the JSON of
+  `GET /_dev/resources`), `queue_url("OrderEmailDLQ")`, `queue_depth("OrderEmailDLQ")`.
+- Mail: `emails()` (every e-mail SES accepted, oldest first, each `{to, from, subject, html, text,
+  time}`), `wait_for_emails(predicate, timeout=10, count=1)` → the matching e-mails (AssertionError
+  with what arrived if fewer than `count` match in time).
+- Faults (`/_dev/faults`): `fail(service, action=None, times=None)` makes an AWS service
+  (`sns`, `ses`, `sqs`, `dynamodb`, `secretsmanager`) answer 503 ServiceUnavailable (all its
+  actions, or only `action`, e.g. "Publish"; `times` requests, or until cleared — the functions'
+  boto3 clients retry 5xx (`max_attempts: 3` retries = 4 attempts per call), so `times` < 4 is
+  absorbed by the retries: use `times` >= 4, or none and `clear_faults()`);
+  `fail("redis")` cuts the functions off Redis (connections refused and dropped);
+  `fail("products-api")` makes the product API answer 503; `slow(service, seconds)` delays them
+  instead; `clear_faults()` ends them all. Clear what you set (e.g. in a `finally`), the stack is
+  shared by the whole session.
+- `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far), `stop()`.
+
+The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
+its parent (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shop_local.faults import INTERNAL_USER_AGENT
+
+READY = re.compile(r"Shop running at (http://[^\s]+)")
+# Settings inherited from the developer's shell that would point the stack elsewhere.
+NOT_INHERITED = ("AWS_ENDPOINT_URL", "PORT", "PRODUCT_API_URL", "SHOP_ADMIN_PASSWORD", "AWS_PROFILE")
+DEFAULT_ADMIN_PASSWORD = "admin-password-1"  # noqa: S105 - a local test stack's admin
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class ShopStack:
+    """`shop dev --port 0` in a subprocess. Use as a context manager, or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        admin_password: str = DEFAULT_ADMIN_PASSWORD,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 90.0,
+    ) -> None:
+        self.redis_url = redis_url
+        self.admin_password = admin_password
+        self.extra_env = dict(env or {})
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self.aws_endpoint = ""
+        self.product_api_url = ""
+        self._resources: dict[str, Any] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="shop-stack-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log_path = Path(self._log.name)
+        self.http = requests.Session()
+        self._clients: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ life cycle
+    def __enter__(self) -> ShopStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> ShopStack:
+        env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+        env.update(
+            {
+                "REDIS_URL": self.redis_url,
+                "SHOP_ADMIN_PASSWORD": self.admin_password,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "shop_local.cli", "dev", "--port", "0"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+        )
+        atexit.register(self.stop)
+        try:
+            self.url = self._wait_ready()
+            resources = self.resources()
+            self.aws_endpoint = resources["aws_endpoint"]
+            self.product_api_url = resources["product_api_url"]
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> str:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            match = READY.search(self.log_text())
+            if match:
+                return match.group(1)
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"shop dev exited with {self._process.returncode} before it was ready:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+        raise RuntimeError(f"shop dev was not ready in {self.startup_timeout:g}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        self.http.close()
+        self._log.close()
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.stop)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    # ------------------------------------------------------------------ HTTP
+    def request(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        kwargs.setdefault("timeout", 30)
+        return self.http.request(method, self.url + path, headers=headers, **kwargs)
+
+    def get(self, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, token=token, **kwargs)
+
+    def post(self, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, token=token, **kwargs)
+
+    def put(self, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, token=token, **kwargs)
+
+    def delete(self, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, token=token, **kwargs)
+
+    def login(self, username: str, password: str) -> str:
+        response = self.post("/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, f"login {username}: {response.status_code} {response.text}"
+        return str(response.json()["access_token"])
+
+    def admin_token(self) -> str:
+        return self.login("admin", self.admin_password)
+
+    def new_user(self, **fields: Any) -> dict[str, Any]:
+        """Register a fresh customer over HTTP and log in.
+
+        Returns {user, token, headers, username, password, email}; `fields` override the body."""
+        suffix = uuid.uuid4().hex[:10]
+        body = {
+            "username": f"user_{suffix}",
+            "email": f"user_{suffix}@example.com",
+            "first_name": "Test",
+            "last_name": "User",
+            "password": f"pw-{suffix}-secret",
+            **fields,
+        }
+        response = self.post("/auth/register", json=body)
+        assert response.status_code == 201, f"register: {response.status_code} {response.text}"
+        token = self.login(body["username"], body["password"])
+        return {
+            "user": response.json(),
+            "token": token,
+            "headers": {"Authorization": f"Bearer {token}"},
+            "username": body["username"],
+            "password": body["password"],
+            "email": body["email"],
+        }
+
+    # ------------------------------------------------------------------ AWS
+    def client(self, service: str) -> Any:
+        """boto3 on the emulator; never affected by injected faults (it is the test's eye)."""
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            self._clients[service] = boto3.session.Session().client(  # type: ignore[call-overload]
+                service,
+                endpoint_url=self.aws_endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
+                config=Config(user_agent_extra=INTERNAL_USER_AGENT),
+            )
+        return self._clients[service]
+
+    def resources(self) -> dict[str, Any]:
+        if self._resources is None:
+            response = self.http.get(f"{self.url}/_dev/resources", timeout=10)
+            response.raise_for_status()
+            self._resources = response.json()
+        return self._resources
+
+    def queue_url(self, logical_id: str) -> str:
+        return str(self.resources()["queues"][logical_id]["url"])
+
+    def queue_depth(self, logical_id: str) -> int:
+        """Messages in the queue, visible or in flight."""
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    # ------------------------------------------------------------------ mail
+    def emails(self) -> list[dict[str, Any]]:
+        response = self.http.get(f"{self.url}/_dev/emails", timeout=10)
+        response.raise_for_status()
+        return list(response.json())
+
+    def wait_for_emails(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0, count: int = 1
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            mails = self.emails()
+            found = [mail for mail in mails if predicate(mail)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                seen = [(mail.get("to"), mail.get("subject")) for mail in mails[-10:]]
+                raise AssertionError(
+                    f"{len(found)} of {count} e-mails arrived in {timeout:g}s; last seen: {seen}"
+                )
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------ faults
+    def _fault(self, spec: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(f"{self.url}/_dev/faults", json=spec, timeout=10)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def fail(self, service: str, action: str | None = None, times: int | None = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"service": service}
+        if action is not None:
+            spec["action"] = action
+        if times is not None:
+            spec["times"] = times
+        return self._fault(spec)
+
+    def slow(self, service: str, seconds: float) -> dict[str, Any]:
+        return self._fault({"service": service, "mode": "slow", "seconds": seconds})
+
+    def clear_faults(self) -> None:
+        self.http.delete(f"{self.url}/_dev/faults", timeout=10).raise_for_status()
+
+    # ------------------------------------------------------------------ waiting
+    @staticmethod
+    def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.2) -> Any:
+        """Poll `condition` until it returns something truthy (returned), or AssertionError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"condition not met within {timeout:g}s")
+            time.sleep(interval)

@@ -1,0 +1,298 @@
+"""The local stack as a client sees it: real HTTP against `shop dev` in a subprocess."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+import redis
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from shop_local.testing import ShopStack
+
+
+def _order_event_body(email: str) -> str:
+    """A valid `order.created` event, as the publisher puts it on the topic."""
+    from shop_shared.models import Customer, Order, OrderEvent, OrderItem, ShippingAddress
+
+    order_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    order = Order(
+        id=order_id,
+        order_number=f"ORD-2026-{uuid.uuid4().int % 10**6:06d}",
+        user_id="u-1",
+        status="pending",
+        total_amount="59.98",
+        payment_method="cash_on_delivery",
+        shipping_address=ShippingAddress(
+            id="a-1", street="1 Main St", city="Springfield", state="IL", postal_code="62701", country="US"
+        ),
+        items=[
+            OrderItem(
+                product_id=1, product_name="Widget", product_price="29.99", quantity=2, subtotal="59.98"
+            )
+        ],
+        created_at=now.isoformat(),
+        updated_at=now.isoformat(),
+    )
+    event = OrderEvent(
+        event_id=f"order.created:{order_id}",
+        event_type="order.created",
+        occurred_at=now,
+        order=order,
+        customer=Customer(user_id="u-1", email=email, first_name="Ada", last_name="Lovelace"),
+    )
+    return event.model_dump_json()
+
+
+# ---------------------------------------------------------------------------------------- the API
+
+
+def test_a_public_route_answers_without_a_token(stack: ShopStack) -> None:
+    pytest.importorskip("products_api")
+    response = stack.get("/products", params={"limit": 3})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    products = response.json()["products"]
+    assert 1 <= len(products) <= 3
+    assert {"id", "title", "price"} <= set(products[0])
+
+
+def test_a_protected_route_without_a_token_is_401_json_from_the_gateway(stack: ShopStack) -> None:
+    response = stack.get(f"/orders/{uuid.uuid4()}")
+    assert response.status_code == 401
+    assert response.json()["message"]
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_protected_route_with_a_bad_token_is_401(stack: ShopStack) -> None:
+    pytest.importorskip("auth_authorizer")
+    for token in ("not-a-jwt", "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiMSJ9.c2lnbmF0dXJl"):
+        response = stack.get(f"/orders/{uuid.uuid4()}", token=token)
+        assert response.status_code == 401, token
+        assert response.json()["message"]
+
+
+def test_a_good_token_reaches_the_handler_with_the_caller(stack: ShopStack, user: dict[str, Any]) -> None:
+    pytest.importorskip("auth_api")
+    pytest.importorskip("auth_authorizer")
+    own = stack.get(f"/auth/user/{user['user']['id']}", token=user["token"])
+    assert own.status_code == 200
+    assert own.json()["username"] == user["username"]
+    assert "password_hash" not in own.json()
+
+    # The handler knows who is calling: someone else's profile is not theirs to read.
+    other = stack.new_user()
+    response = stack.get(f"/auth/user/{other['user']['id']}", token=user["token"])
+    assert response.status_code in (403, 404)
+    assert response.json()["message"]
+
+
+def test_the_authorizer_answer_is_cached_per_token(stack: ShopStack, user: dict[str, Any]) -> None:
+    pytest.importorskip("auth_authorizer")
+    marker = "invoke AuthorizerFunction"
+    path = f"/auth/user/{user['user']['id']}"
+    assert stack.get(path, token=user["token"]).status_code == 200
+    calls = stack.log_text().count(marker)
+    for _ in range(3):
+        assert stack.get(path, token=user["token"]).status_code == 200
+    assert stack.log_text().count(marker) == calls
+    # another token is another cache entry
+    other = stack.new_user()
+    assert stack.get(f"/auth/user/{other['user']['id']}", token=other["token"]).status_code == 200
+    assert stack.log_text().count(marker) == calls + 1
+
+
+def test_unknown_paths_are_404_json_and_wrong_methods_405(stack: ShopStack) -> None:
+    missing = stack.get("/no/such/thing")
+    assert missing.status_code == 404
+    assert missing.json()["message"]
+
+    wrong = stack.delete("/auth/login")
+    assert wrong.status_code == 405
+    assert wrong.json()["message"]
+    assert "POST" in wrong.headers["Allow"]
+
+
+def test_cors_preflight_is_answered_from_the_template(stack: ShopStack) -> None:
+    response = stack.request(
+        "OPTIONS",
+        "/orders",
+        headers={"Origin": "http://example.com", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_dev_routes_describe_the_stack(stack: ShopStack) -> None:
+    resources = stack.resources()
+    assert resources["queues"]["OrderEmailQueue"]["url"].startswith(stack.aws_endpoint)
+    assert resources["tables"]["OrdersTable"]["stream_arn"].startswith("arn:aws:dynamodb:")
+    assert resources["topics"]["OrderEventsTopic"]["arn"].startswith("arn:aws:sns:")
+    queues = stack.client("sqs").list_queues()["QueueUrls"]
+    assert resources["queues"]["OrderEmailDLQ"]["url"] in queues
+
+    spec = stack.get("/openapi.json")
+    assert spec.status_code == 200
+    assert spec.json()["openapi"].startswith("3.")
+
+    page = stack.get("/")
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+
+
+def test_the_admin_from_shop_admin_password_can_log_in(stack: ShopStack) -> None:
+    pytest.importorskip("auth_service")
+    token = stack.admin_token()
+    response = stack.post("/auth/verify-token", token=token)
+    assert response.status_code == 200
+    assert response.json()["username"] == "admin"
+
+
+# ---------------------------------------------------------------------------------------- events
+
+
+def test_a_message_on_the_email_queue_reaches_the_email_function(stack: ShopStack) -> None:
+    pytest.importorskip("email_sender")
+    address = f"ada_{uuid.uuid4().hex[:8]}@example.com"
+    stack.client("sqs").send_message(
+        QueueUrl=stack.queue_url("OrderEmailQueue"), MessageBody=_order_event_body(address)
+    )
+    (mail,) = stack.wait_for_emails(lambda m: address in m["to"], timeout=20)
+    assert "ORD-2026-" in mail["subject"]
+    assert mail["html"] and mail["text"]
+    assert mail["from"]
+
+
+def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(stack: ShopStack) -> None:
+    pytest.importorskip("email_sender")
+    sqs = stack.client("sqs")
+    marker = f"not an order event {uuid.uuid4()}"
+    sqs.send_message(QueueUrl=stack.queue_url("OrderEmailQueue"), MessageBody=marker)
+
+    def in_dlq() -> bool:
+        messages = sqs.receive_message(
+            QueueUrl=stack.queue_url("OrderEmailDLQ"), MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        return any(message["Body"] == marker for message in messages)
+
+    # maxReceiveCount is 5 and the stack retries after 1 s: the DLQ gets it within seconds
+    stack.wait_until(in_dlq, timeout=40, interval=0.5)
+
+
+def test_an_order_becomes_a_confirmation_email_through_stream_topic_and_queue(
+    stack: ShopStack, user: dict[str, Any]
+) -> None:
+    pytest.importorskip("orders_api")
+    pytest.importorskip("orders_publisher")
+    pytest.importorskip("email_sender")
+    address = stack.post(
+        f"/auth/user/{user['user']['id']}/addresses",
+        token=user["token"],
+        json={
+            "street": "1 Main St",
+            "city": "Springfield",
+            "state": "IL",
+            "postal_code": "62701",
+            "country": "US",
+        },
+    )
+    assert address.status_code == 201, address.text
+    order = stack.post(
+        "/orders",
+        token=user["token"],
+        json={"items": [{"product_id": 1, "quantity": 2}], "shipping_address_id": address.json()["id"]},
+    )
+    assert order.status_code == 201, order.text
+    number = order.json()["order_number"]
+    (mail,) = stack.wait_for_emails(lambda m: number in m["subject"], timeout=30)
+    assert user["email"] in mail["to"]
+    assert "Confirmation" in mail["subject"]
+
+
+# ---------------------------------------------------------------------------------------- faults
+
+
+def test_injected_aws_faults_answer_503_until_cleared(stack: ShopStack, no_faults: ShopStack) -> None:
+    # A client like the functions' (not the harness's fault-proof one).
+    sns = boto3.session.Session().client(
+        "sns",
+        endpoint_url=stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    topic = stack.resources()["topics"]["OrderEventsTopic"]["arn"]
+    stack.fail("sns", action="Publish", times=2)
+    for _ in range(2):
+        with pytest.raises(ClientError) as failure:
+            sns.publish(TopicArn=topic, Message="{}")
+        assert failure.value.response["Error"]["Code"] == "ServiceUnavailable"
+        assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert sns.publish(TopicArn=topic, Message="{}")["MessageId"]  # `times` spent
+
+    stack.fail("sns")
+    with pytest.raises(ClientError):
+        sns.list_topics()
+    # the harness's own client is never faulted
+    assert stack.client("sns").list_topics()["Topics"]
+    stack.clear_faults()
+    assert sns.list_topics()["Topics"]
+
+
+def test_a_redis_fault_cuts_the_functions_off_redis(stack: ShopStack, no_faults: ShopStack) -> None:
+    functions_redis = redis.Redis.from_url(stack.resources()["functions_redis_url"], socket_timeout=2)
+    assert functions_redis.ping()
+    stack.fail("redis")
+    with pytest.raises(redis.ConnectionError):
+        functions_redis.ping()
+    stack.clear_faults()
+    assert functions_redis.ping()
+    functions_redis.close()
+
+
+def test_a_bad_fault_request_is_a_400(stack: ShopStack) -> None:
+    response = stack.post("/_dev/faults", json={"service": "nope"})
+    assert response.status_code == 400
+    assert response.json()["message"]
+    response = stack.post("/_dev/faults", json={"service": "sns", "times": 0})
+    assert response.status_code == 400
+
+
+# ---------------------------------------------------------------------------------------- redis
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_without_redis_the_stack_falls_back_to_an_embedded_server_and_still_serves() -> None:
+    nowhere = f"redis://127.0.0.1:{_closed_port()}/0"
+    with ShopStack(redis_url=nowhere) as fallback:
+        assert "fakeredis" in fallback.log_text()
+        ready = [line for line in fallback.log_text().splitlines() if line.startswith("Shop running at")]
+        assert "embedded" in ready[0]
+        functions_redis = fallback.resources()["functions_redis_url"]
+        assert redis.Redis.from_url(functions_redis).ping()
+        if _importable("products_api"):
+            assert fallback.get("/products/1").status_code == 200
+        if _importable("auth_api"):
+            assert fallback.new_user()["token"]
+        assert fallback.get("/no/such/thing").status_code == 404
+    assert not fallback.running
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
