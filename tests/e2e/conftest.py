@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
 
+from shop_local.testing import ShopStack
+
 CHROMIUM = os.environ.get("SHOP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -72,7 +74,7 @@ class Person:
 
 
 @pytest.fixture
-def person(browser: Browser, stack: object, screenshot_dir: Path) -> Iterator[Callable[..., Person]]:
+def person(browser: Browser, stack: ShopStack, screenshot_dir: Path) -> Iterator[Callable[..., Person]]:
     """person() → a fresh Person on the stack's storefront at desktop width; person(phone=True) at 375px."""
     people: list[Person] = []
 
@@ -82,7 +84,7 @@ def person(browser: Browser, stack: object, screenshot_dir: Path) -> Iterator[Ca
             viewport=viewport, locale="en-US", timezone_id="UTC", is_mobile=phone, has_touch=phone
         )
         context.set_default_timeout(15_000)
-        p = Person(context, str(stack.url), screenshot_dir)  # type: ignore[attr-defined]
+        p = Person(context, stack.url, screenshot_dir)
         people.append(p)
         return p
 

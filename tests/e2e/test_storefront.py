@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 from playwright.sync_api import Locator, Page, expect
+
+from shop_local.testing import ShopStack
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +79,7 @@ def status_buttons(scope: Locator) -> list[str]:
 
 
 def test_customer_shops_end_to_end_and_staff_ship_the_order(
-    person: Callable[..., Any], stack: object
+    person: Callable[..., Any], stack: ShopStack
 ) -> None:
     customer = new_customer()
     shopper = person()
@@ -195,7 +196,7 @@ def test_customer_shops_end_to_end_and_staff_ship_the_order(
     # --- staff: look the customer up, confirm, then ship; only allowed next steps are offered
     staff = person()
     admin_page = staff.open("/login")
-    log_in(admin_page, "admin", stack.admin_password)  # type: ignore[attr-defined]
+    log_in(admin_page, "admin", stack.admin_password)
     admin_page.get_by_role("link", name="Staff", exact=True).click()
     admin_page.get_by_label("Customer id").fill(user_id)
     admin_page.get_by_role("button", name="Show orders").click()
@@ -223,20 +224,14 @@ def test_customer_shops_end_to_end_and_staff_ship_the_order(
     shopper.shot("11-order-shipped")
 
 
-def api_customer(base_url: str) -> tuple[dict[str, str], str, str]:
-    """A registered customer with one address, made through the API: (customer, token, address id)."""
-    customer = new_customer()
-    assert requests.post(f"{base_url}/auth/register", json=customer, timeout=10).status_code == 201
-    login = requests.post(
-        f"{base_url}/auth/login",
-        json={"username": customer["username"], "password": PASSWORD},
-        timeout=10,
-    )
-    token = login.json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    me = requests.post(f"{base_url}/auth/verify-token", headers=headers, timeout=10).json()
-    address = requests.post(
-        f"{base_url}/auth/user/{me['user_id']}/addresses",
+def test_customer_cancels_an_order_and_sees_the_rate_limit_plainly(
+    person: Callable[..., Any], stack: ShopStack
+) -> None:
+    customer = stack.new_user()
+    user_id = customer["user"]["id"]
+    address = stack.post(
+        f"/auth/user/{user_id}/addresses",
+        token=customer["token"],
         json={
             "street": "5 Rue de Rivoli",
             "city": "Paris",
@@ -244,27 +239,20 @@ def api_customer(base_url: str) -> tuple[dict[str, str], str, str]:
             "postal_code": "75001",
             "country": "France",
         },
-        headers=headers,
-        timeout=10,
     )
-    assert address.status_code == 201
-    return customer, token, address.json()["id"]
-
-
-def test_customer_cancels_an_order_and_sees_the_rate_limit_plainly(
-    person: Callable[..., Any], stack: object
-) -> None:
-    base = str(stack.url).rstrip("/")  # type: ignore[attr-defined]
-    customer, token, address_id = api_customer(base)
-    product = requests.get(f"{base}/products", params={"limit": 1}, timeout=10).json()["products"][0]
+    assert address.status_code == 201, address.text
+    product = stack.get("/products", params={"limit": 1}).json()["products"][0]
     # Use up the order allowance through the API (whatever ORDER_RATE_LIMIT is, up to 20).
-    created: list[dict[str, object]] = []
+    created: list[dict[str, Any]] = []
     for _ in range(20):
-        answer = requests.post(
-            f"{base}/orders",
-            json={"items": [{"product_id": product["id"], "quantity": 1}], "shipping_address_id": address_id},
-            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
-            timeout=10,
+        answer = stack.post(
+            "/orders",
+            token=customer["token"],
+            json={
+                "items": [{"product_id": product["id"], "quantity": 1}],
+                "shipping_address_id": address.json()["id"],
+            },
+            headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         if answer.status_code == 429:
             break
@@ -276,7 +264,7 @@ def test_customer_cancels_an_order_and_sees_the_rate_limit_plainly(
 
     shopper = person()
     page = shopper.open("/login")
-    log_in(page, customer["username"], PASSWORD)
+    log_in(page, customer["username"], customer["password"])
 
     # The owner cancels a pending order; afterwards no status button is left.
     page.get_by_role("link", name="My orders", exact=True).click()
@@ -289,7 +277,7 @@ def test_customer_cancels_an_order_and_sees_the_rate_limit_plainly(
     expect(page.locator(".status-line button")).to_have_count(0)
 
     # One more order through the page: refused with 429, said plainly with the wait, cart kept.
-    page.goto(f"{base}/#/products/{product['id']}")
+    page.goto(f"{stack.url}/#/products/{product['id']}")
     page.get_by_role("button", name="Add to cart").click()
     page.get_by_role("link", name=re.compile("^Cart")).click()
     page.get_by_role("link", name="Checkout").click()
