@@ -3,18 +3,18 @@
 Thin: parse, check who may do what, call `orders_service`, shape the response, count metrics.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the resolver reads these annotations at runtime through
+# the tracer's wrapper, whose globals are not this module's.
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 import orders_service
-from shop_shared.api import api_handler, current_caller, json_response, make_resolver
+from shop_shared.api import api_handler, current_caller, make_resolver
 from shop_shared.errors import BadRequest, Forbidden
-from shop_shared.models import CreateOrderRequest, StatusUpdateRequest
+from shop_shared.models import CreateOrderRequest, Order, OrderPage, StatusUpdateRequest
 from shop_shared.observability import observability
 
 logger, metrics, tracer = observability("orders")
@@ -24,11 +24,10 @@ OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @app.post("/orders")
-@tracer.capture_method(capture_response=False)
 def create_order(
     request: CreateOrderRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
-) -> Response:
+) -> Response[Order]:
     caller = current_caller(app)
     replayed = False
     if idempotency_key is None:
@@ -47,37 +46,34 @@ def create_order(
     headers = {"Location": f"/orders/{order.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(201, order, headers)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=order, headers=headers)
 
 
 @app.get("/orders/<order_id>")
-@tracer.capture_method(capture_response=False)
-def get_order(order_id: OrderId) -> Response:
-    return json_response(200, orders_service.get_order(order_id, current_caller(app)))
+def get_order(order_id: OrderId) -> Order:
+    return orders_service.get_order(order_id, current_caller(app))
 
 
 @app.get("/users/<user_id>/orders")
-@tracer.capture_method(capture_response=False)
 def list_user_orders(
     user_id: Annotated[str, Path(min_length=1, max_length=64)],
     limit: Annotated[int, Query(ge=1, le=orders_service.MAX_PAGE_SIZE)] = orders_service.DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(alias="next", max_length=2048)] = None,
-) -> Response:
+) -> OrderPage:
     caller = current_caller(app)
     if not caller.can_access_user(user_id):
         raise Forbidden("You can only list your own orders", code="forbidden")
     orders, next_cursor = orders_service.list_user_orders(user_id, limit=limit, cursor=cursor or None)
-    return json_response(200, {"orders": orders, "next": next_cursor})
+    return OrderPage(orders=orders, next=next_cursor)
 
 
 @app.put("/orders/<order_id>/status")
-@tracer.capture_method(capture_response=False)
-def update_order_status(order_id: OrderId, request: StatusUpdateRequest) -> Response:
+def update_order_status(order_id: OrderId, request: StatusUpdateRequest) -> Order:
     order, _previous = orders_service.change_status(order_id, request.status, current_caller(app))
     metrics.add_metric(name="OrderStatusChanged", unit=MetricUnit.Count, value=1)
     if request.status == "cancelled":
         metrics.add_metric(name="OrderCancelled", unit=MetricUnit.Count, value=1)
-    return json_response(200, order)
+    return order
 
 
 lambda_handler = api_handler(app, logger, metrics, tracer)

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from shop_shared.jsonutil import money
 
@@ -128,8 +128,9 @@ class CreateOrderRequest(BaseModel):
     payment_method: PaymentMethod = "cash_on_delivery"
 
 
-# Two places on the way in too: DynamoDB drops trailing zeros (10.00 comes back as 10).
-Money = Annotated[Decimal, AfterValidator(money)]
+# Two places on the way in too: DynamoDB drops trailing zeros (10.00 comes back as 10). In JSON a
+# JSON number, as `jsonutil.dumps` writes it (a two-place Decimal's float prints its exact digits).
+Money = Annotated[Decimal, AfterValidator(money), PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class OrderItem(BaseModel):
@@ -160,6 +161,13 @@ class Order(BaseModel):
     items: list[OrderItem]
     created_at: str
     updated_at: str
+
+
+class OrderPage(BaseModel):
+    """GET /users/{user_id}/orders: newest first; `next` is an opaque cursor, null on the last page."""
+
+    orders: list[Order]
+    next: str | None = None
 
 
 class StatusUpdateRequest(BaseModel):
