@@ -221,24 +221,24 @@ def test_a_client_cannot_register_itself_as_admin(stack: redis.Redis) -> None:
     assert user["id"] != "chosen-id"
 
 
-@pytest.mark.parametrize("transform", [str.upper, str.lower, str.title])
-def test_duplicate_username_in_any_case_is_409(stack: redis.Redis, transform: Any) -> None:
+def test_duplicate_username_in_any_case_is_409(stack: redis.Redis) -> None:
     username = unique("Mixed")
     register(username)
-    reply = call(
-        "POST",
-        "/auth/register",
-        body={
-            "username": transform(username),
-            "email": f"other-{uuid.uuid4().hex[:6]}@example.com",
-            "first_name": "A",
-            "last_name": "B",
-            "password": PASSWORD,
-        },
-    )
-    assert reply.status == 409
-    assert reply.json["code"] == "username_taken"
-    assert reply.json["message"]
+    for variant in (username, username.upper(), username.lower()):
+        reply = call(
+            "POST",
+            "/auth/register",
+            body={
+                "username": variant,
+                "email": f"other-{uuid.uuid4().hex[:6]}@example.com",
+                "first_name": "A",
+                "last_name": "B",
+                "password": PASSWORD,
+            },
+        )
+        assert reply.status == 409, variant
+        assert reply.json["code"] == "username_taken"
+        assert reply.json["message"]
 
 
 def test_duplicate_email_in_any_case_is_409(stack: redis.Redis) -> None:
@@ -286,9 +286,8 @@ def test_a_refused_registration_writes_nothing(stack: redis.Redis) -> None:
     assert register(email=free_email)["email"] == free_email
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
+def test_register_rejects_bad_input_with_422(stack: redis.Redis) -> None:
+    for field, value in (
         ("email", "not-an-email"),
         ("email", "jane@@example.com"),
         ("email", "jane@example"),
@@ -301,21 +300,19 @@ def test_a_refused_registration_writes_nothing(stack: redis.Redis) -> None:
         ("password", "x" * 129),
         ("first_name", ""),
         ("last_name", None),
-    ],
-)
-def test_register_rejects_bad_input_with_422(stack: redis.Redis, field: str, value: Any) -> None:
-    body = {
-        "username": unique(),
-        "email": "valid@example.com",
-        "first_name": "Jane",
-        "last_name": "Doe",
-        "password": PASSWORD,
-        field: value,
-    }
-    reply = call("POST", "/auth/register", body=body)
-    assert reply.status == 422
-    assert reply.json["code"] == "validation_error"
-    assert field in reply.json["message"]
+    ):
+        body = {
+            "username": unique(),
+            "email": "valid@example.com",
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "password": PASSWORD,
+            field: value,
+        }
+        reply = call("POST", "/auth/register", body=body)
+        assert reply.status == 422, (field, value)
+        assert reply.json["code"] == "validation_error"
+        assert field in reply.json["message"]
 
 
 def test_register_with_missing_fields_or_bad_json(stack: redis.Redis) -> None:
@@ -418,8 +415,7 @@ def test_login_works_without_redis(stack: redis.Redis, monkeypatch: pytest.Monke
     get_settings.cache_clear()
     get_redis.cache_clear()
     try:
-        for _ in range(6):
-            assert login(user["username"], "wrong-password").status == 401
+        assert login(user["username"], "wrong-password").status == 401  # not a 500
         assert login(user["username"]).status == 200
     finally:
         get_settings.cache_clear()
