@@ -42,7 +42,7 @@ PAYMENT_METHODS = {
 # One sentence per status (plain text; the HTML template escapes it like any other value).
 STATUS_MESSAGES: dict[str, str] = {
     "confirmed": "Your order {number} is confirmed. We are preparing it and will write again when it ships.",
-    "shipped": "Good news: your order {number} has shipped and is on its way to you.",
+    "shipped": "Your order {number} has shipped and is on its way to you.",
     "delivered": "Your order {number} has been delivered. We hope you enjoy it!",
     "cancelled": (
         "Your order {number} has been cancelled and will not be shipped. "

@@ -1,0 +1,256 @@
+"""The e-mail function through its Lambda handler: SQS events in, what moto's SES accepted out.
+
+moto in-process with every resource of template.yaml (the `aws` fixture): the idempotency table,
+the verified sender identity. Faults are real SES behaviour (an unverified sender is refused).
+"""
+
+from __future__ import annotations
+
+import copy
+import email
+import email.policy
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+import email_sender
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:OrderEmailQueue"
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "EmailFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:EmailFunction"
+    aws_request_id: str = "req-email-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Sent:
+    to: list[str]
+    sender: str
+    subject: str
+    text: str
+    html: str
+    message: EmailMessage
+
+
+def sent() -> list[Sent]:
+    """Every e-mail moto's SES accepted in this test, oldest first."""
+    result = []
+    for raw in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages:
+        message = email.message_from_string(raw.raw_data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        content = {
+            part.get_content_type(): part.get_content().replace("\r\n", "\n")
+            for part in message.walk()
+            if not part.is_multipart()
+        }
+        result.append(
+            Sent(
+                to=[address.addr_spec for address in message["To"].addresses],
+                sender=raw.source,
+                subject=str(message["Subject"]),
+                text=content["text/plain"],
+                html=content["text/html"],
+                message=message,
+            )
+        )
+    return result
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+def sample_body(name: str = "email-order-created.json") -> dict[str, Any]:
+    return dict(json.loads(sample_event(name)["Records"][0]["body"]))
+
+
+def record(body: str | dict[str, Any], message_id: str | None = None) -> dict[str, Any]:
+    """An SQS record as Lambda delivers it (the shape of the sample events)."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    rec = copy.deepcopy(sample_event("email-order-created.json")["Records"][0])
+    rec.update(
+        messageId=message_id or str(uuid.uuid4()),
+        receiptHandle=uuid.uuid4().hex,
+        body=text,
+        md5OfBody=hashlib.md5(text.encode()).hexdigest(),
+        eventSourceARN=QUEUE_ARN,
+    )
+    return dict(rec)
+
+
+def new_order(**customer: str) -> dict[str, Any]:
+    """A confirmation event for a fresh order (its own id, number and event id)."""
+    body = sample_body()
+    order_id = str(uuid.uuid4())
+    body["order"]["id"] = order_id
+    body["order"]["order_number"] = f"ORD-2026-{uuid.uuid4().int % 1_000_000:06d}"
+    body["event_id"] = f"order.created:{order_id}"
+    body["customer"].update(customer)
+    return body
+
+
+def invoke(*records: dict[str, Any]) -> list[str]:
+    """Runs the handler; returns the ids it reported failed."""
+    response = email_sender.lambda_handler({"Records": list(records)}, FakeLambdaContext())
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+@pytest.fixture
+def ses(aws: object) -> Any:
+    return boto3.client("ses", region_name="us-east-1")
+
+
+# ------------------------------------------------------------------------------ sample events
+
+
+def test_sample_confirmation_event_sends_the_confirmation(aws: object) -> None:
+    event = sample_event("email-order-created.json")
+    response = email_sender.lambda_handler(event, FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    [mail] = sent()
+    assert mail.to == ["ada@example.com"]
+    assert mail.sender == "orders@example.com"  # SENDER_EMAIL from the template
+    assert mail.subject == "Order Confirmation - ORD-2026-000042"
+    assert mail.message.get_content_type() == "multipart/alternative"
+    for body in (mail.text, mail.html):
+        assert "Hello Ada," in body
+        assert "Wireless Mouse x 2 = $59.98" in body
+        assert "x 1 = $1,029.99" in body
+        assert "Total: $1,089.97" in body
+        assert "Payment method: Credit card" in body
+
+
+def test_sample_status_event_sends_the_status_email(aws: object) -> None:
+    response = email_sender.lambda_handler(sample_event("email-status-updated.json"), FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    [mail] = sent()
+    assert mail.subject == "Order Shipped - ORD-2026-000042"
+    assert "has shipped and is on its way to you." in mail.text
+    assert "has shipped and is on its way to you." in mail.html
+
+
+@pytest.mark.parametrize("status", ["confirmed", "shipped", "delivered", "cancelled"])
+def test_every_status_change_sends_its_email(aws: object, status: str) -> None:
+    body = sample_body("email-status-updated.json")
+    body["order"]["status"] = status
+    body["event_id"] = f"order.status_updated:{body['order']['id']}:{status}"
+
+    assert invoke(record(body)) == []
+    [mail] = sent()
+    assert mail.subject == f"Order {status.capitalize()} - ORD-2026-000042"
+
+
+def test_names_are_escaped_in_html_and_literal_in_text(aws: object) -> None:
+    body = new_order(first_name="<script>alert(1)</script>")
+    body["order"]["items"][0]["product_name"] = "<b>Bold</b> Mouse"
+
+    assert invoke(record(body)) == []
+    [mail] = sent()
+    assert "<script>" not in mail.html and "<b>" not in mail.html
+    assert "Hello &lt;script&gt;alert(1)&lt;/script&gt;," in mail.html
+    assert "&lt;b&gt;Bold&lt;/b&gt; Mouse x 2 = $59.98" in mail.html
+    assert "Hello <script>alert(1)</script>," in mail.text
+    assert "<b>Bold</b> Mouse x 2 = $59.98" in mail.text
+
+
+# ------------------------------------------------------------------------------- idempotency
+
+
+def test_a_message_delivered_twice_sends_one_email(aws: object) -> None:
+    body = new_order()
+    first, same_batch, later = record(body), record(body), record(body)
+
+    assert invoke(first, same_batch) == []  # both acknowledged: the second is a known duplicate
+    assert invoke(later) == []
+    assert len(sent()) == 1
+
+
+def test_different_events_of_one_order_each_send(aws: object) -> None:
+    created = new_order()
+    shipped = copy.deepcopy(created)
+    shipped.update(event_type="order.status_updated", previous_status="confirmed")
+    shipped["order"]["status"] = "shipped"
+    shipped["event_id"] = f"order.status_updated:{created['order']['id']}:shipped"
+
+    assert invoke(record(created), record(shipped)) == []
+    assert [mail.subject.split(" - ")[0] for mail in sent()] == ["Order Confirmation", "Order Shipped"]
+
+
+def test_a_refused_send_fails_the_record_and_the_retry_sends_exactly_once(aws: object, ses: Any) -> None:
+    body = new_order()
+    message = record(body)
+    ses.delete_identity(Identity="orders@example.com")  # SES now refuses the sender
+
+    assert invoke(message) == [message["messageId"]]
+    assert sent() == []
+
+    ses.verify_email_identity(EmailAddress="orders@example.com")
+    assert invoke(message) == []  # the failure did not mark it sent
+    assert invoke(message) == []
+    assert len(sent()) == 1
+
+
+# ----------------------------------------------------------------------------- bad messages
+
+
+def test_poisoned_messages_fail_alone_and_the_good_ones_are_sent(
+    aws: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    good_one, good_two = new_order(), new_order()
+    missing = new_order()
+    del missing["order"]["items"]
+    unknown = new_order()
+    unknown["event_type"] = "order.deleted"
+    batch = [
+        record(good_one),
+        record("this is not JSON {", "bad-not-json"),
+        record(missing, "bad-missing-field"),
+        record(unknown, "bad-event-type"),
+        record("[]", "bad-not-an-object"),
+        record(good_two),
+    ]
+    caplog.set_level(logging.INFO)
+
+    assert invoke(*batch) == ["bad-not-json", "bad-missing-field", "bad-event-type", "bad-not-an-object"]
+    assert sorted(mail.subject for mail in sent()) == sorted(
+        f"Order Confirmation - {body['order']['order_number']}" for body in (good_one, good_two)
+    )
+    # Each log line with its structured fields (Powertools puts `extra` on the record).
+    logs = "\n".join(json.dumps(vars(entry), default=str) for entry in caplog.records)
+    for message_id in ("bad-not-json", "bad-missing-field", "bad-event-type", "bad-not-an-object"):
+        assert message_id in logs
+    assert "order.items: missing" in logs  # what is wrong, by field name
+    assert "order.deleted" not in logs  # ... never the content
+    assert "ada@example.com" not in logs
+
+
+def test_a_batch_of_only_a_poisoned_message_reports_it(aws: object) -> None:
+    assert invoke(record("{}", "only-bad")) == ["only-bad"]
+
+
+def test_an_event_with_an_impossible_recipient_fails(aws: object) -> None:
+    body = new_order(email="not-an-address")
+    good = new_order()
+
+    assert invoke(record(body, "bad-recipient"), record(good)) == ["bad-recipient"]
+    assert [mail.to for mail in sent()] == [["ada@example.com"]]
