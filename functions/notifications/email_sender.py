@@ -80,7 +80,7 @@ def _send_once(*, data: dict[str, str], event: OrderEvent, to: Address) -> dict[
     message_id = send_email(event, to)
     logger.info(
         "order e-mail sent",
-        extra={"event_id": event.event_id, "event_type": event.event_type, "ses_message_id": message_id},
+        extra={"event_type": event.event_type, "ses_message_id": message_id},
     )
     metrics.add_metric(name="OrderEmailSent", unit=MetricUnit.Count, value=1)
     return {"ses_message_id": message_id}
@@ -117,36 +117,41 @@ def _idempotent_sender(context: Any) -> Any:
 
 def _record_handler(send_once: Any) -> Any:
     def handle(record: SQSRecord) -> None:
-        where = {"message_id": record.message_id}
+        # Every log line about this record names it (the message id, then the event id), never
+        # its content.
+        logger.append_keys(message_id=record.message_id)
         try:
-            event = parse_event(record.body)
-            to = email_rendering.recipient(event)
-        except (MalformedMessage, email_rendering.InvalidRecipient) as exc:
-            logger.error(
-                "malformed message; it fails until the DLQ takes it", extra={**where, "problem": str(exc)}
-            )
-            metrics.add_metric(name="OrderEmailMalformed", unit=MetricUnit.Count, value=1)
-            raise
-        where["event_id"] = event.event_id
-        try:
-            send_once(data={"event_id": event.event_id}, event=event, to=to)
-        except IdempotencyAlreadyInProgressError:
-            logger.warning("this event is being sent by another invocation; retried later", extra=where)
-            raise
-        except ClientError as exc:
-            # The code only: SES's message can contain the recipient's address.
-            code = exc.response.get("Error", {}).get("Code", "unknown")
-            logger.warning("SES refused the e-mail; it will be retried", extra={**where, "error_code": code})
-            metrics.add_metric(name="OrderEmailSendFailed", unit=MetricUnit.Count, value=1)
-            raise
-        except Exception as exc:
-            logger.warning(
-                "sending the e-mail failed; it will be retried", extra={**where, "error": type(exc).__name__}
-            )
-            metrics.add_metric(name="OrderEmailSendFailed", unit=MetricUnit.Count, value=1)
-            raise
+            _handle(record, send_once)
+        finally:
+            logger.remove_keys(["message_id", "event_id"])
 
     return handle
+
+
+def _handle(record: SQSRecord, send_once: Any) -> None:
+    try:
+        event = parse_event(record.body)
+        to = email_rendering.recipient(event)
+    except (MalformedMessage, email_rendering.InvalidRecipient) as exc:
+        logger.error("malformed message; it fails until the DLQ takes it", extra={"problem": str(exc)})
+        metrics.add_metric(name="OrderEmailMalformed", unit=MetricUnit.Count, value=1)
+        raise
+    logger.append_keys(event_id=event.event_id)
+    try:
+        send_once(data={"event_id": event.event_id}, event=event, to=to)
+    except IdempotencyAlreadyInProgressError:
+        logger.warning("this event is being sent by another invocation; retried later")
+        raise
+    except ClientError as exc:
+        # The code only: SES's message can contain the recipient's address.
+        code = exc.response.get("Error", {}).get("Code", "unknown")
+        logger.warning("SES refused the e-mail; it will be retried", extra={"error_code": code})
+        metrics.add_metric(name="OrderEmailSendFailed", unit=MetricUnit.Count, value=1)
+        raise
+    except Exception as exc:
+        logger.warning("sending the e-mail failed; it will be retried", extra={"error": type(exc).__name__})
+        metrics.add_metric(name="OrderEmailSendFailed", unit=MetricUnit.Count, value=1)
+        raise
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,9 +10,11 @@ import copy
 import email
 import email.policy
 import hashlib
+import io
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -213,8 +215,20 @@ def test_a_refused_send_fails_the_record_and_the_retry_sends_exactly_once(aws: o
 # ----------------------------------------------------------------------------- bad messages
 
 
+@pytest.fixture
+def function_logs() -> Iterator[io.StringIO]:
+    """What the function logs, as its JSON lines (the Powertools formatter, with appended keys)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(email_sender.logger.registered_formatter)
+    target = logging.getLogger(email_sender.logger.service)
+    target.addHandler(handler)
+    yield stream
+    target.removeHandler(handler)
+
+
 def test_poisoned_messages_fail_alone_and_the_good_ones_are_sent(
-    aws: object, caplog: pytest.LogCaptureFixture
+    aws: object, function_logs: io.StringIO
 ) -> None:
     good_one, good_two = new_order(), new_order()
     missing = new_order()
@@ -229,19 +243,27 @@ def test_poisoned_messages_fail_alone_and_the_good_ones_are_sent(
         record("[]", "bad-not-an-object"),
         record(good_two),
     ]
-    caplog.set_level(logging.INFO)
-
     assert invoke(*batch) == ["bad-not-json", "bad-missing-field", "bad-event-type", "bad-not-an-object"]
     assert sorted(mail.subject for mail in sent()) == sorted(
         f"Order Confirmation - {body['order']['order_number']}" for body in (good_one, good_two)
     )
-    # Each log line with its structured fields (Powertools puts `extra` on the record).
-    logs = "\n".join(json.dumps(vars(entry), default=str) for entry in caplog.records)
-    for message_id in ("bad-not-json", "bad-missing-field", "bad-event-type", "bad-not-an-object"):
-        assert message_id in logs
-    assert "order.items: missing" in logs  # what is wrong, by field name
-    assert "order.deleted" not in logs  # ... never the content
-    assert "ada@example.com" not in logs
+    logs = [json.loads(line) for line in function_logs.getvalue().splitlines()]
+    failures = [line for line in logs if line["level"] == "ERROR"]
+    assert [line["message_id"] for line in failures] == [
+        "bad-not-json",
+        "bad-missing-field",
+        "bad-event-type",
+        "bad-not-an-object",
+    ]
+    assert {line["event_id"] for line in logs if line["message"] == "order e-mail sent"} == {
+        good_one["event_id"],
+        good_two["event_id"],
+    }
+    logs_text = function_logs.getvalue()
+    assert "order.items: missing" in logs_text  # what is wrong, by field name
+    assert "order.deleted" not in logs_text  # ... never the content
+    assert "ada@example.com" not in logs_text
+    assert "Lovelace" not in logs_text
 
 
 def test_a_batch_of_only_a_poisoned_message_reports_it(aws: object) -> None:
