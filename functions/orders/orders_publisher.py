@@ -91,7 +91,10 @@ def _record_handler() -> Callable[[DynamoDBRecord], None]:
             # (with the keys, no personal data) and count it, so an alarm can point at it.
             logger.error(
                 "order item on the stream does not make a valid event; skipped",
-                extra={"keys": record.raw_event.get("dynamodb", {}).get("Keys"), "event": record.event_name},
+                extra={
+                    "keys": record.raw_event.get("dynamodb", {}).get("Keys"),
+                    "event": record.raw_event.get("eventName"),
+                },
             )
             metrics.add_metric(name="OrderEventInvalid", unit=MetricUnit.Count, value=1)
             return
