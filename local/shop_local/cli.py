@@ -55,6 +55,7 @@ def _lambda_error(error: BaseException | None, timed_out: bool) -> dict[str, Any
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     from shop_local.stack import DevStack, Settings, configure_logging
+    from shop_local.template import Template
 
     # The responses are the only thing on stdout; everything the functions print goes to stderr.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
@@ -74,16 +75,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         events.append(("(empty event)", {}))
 
     settings = Settings.from_env()
+    known = Template(settings.template_path).functions()
+    if args.function not in known:
+        names = ", ".join(sorted(known))
+        print(f"shop invoke: unknown function {args.function!r}; the template has {names}", file=sys.stderr)
+        return 2
     settings.admin_password = None
     stack = DevStack(settings, serve_api=False)
     try:
         stack.start()
-        if args.function not in stack.runtime:
-            known = ", ".join(sorted(stack.runtime.functions))
-            print(
-                f"shop invoke: unknown function {args.function!r}; the template has {known}", file=sys.stderr
-            )
-            return 2
         function = stack.runtime[args.function]
         failures = 0
         for _, event in events:
