@@ -261,7 +261,7 @@ def login(username: str, password: str) -> TokenResponse:
     if not verify_password(str(item["password_hash"]), password) or item.get("is_active") is not True:
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
 
-    if attempts > 1:
+    if attempts:  # this attempt was counted too: a success starts the count afresh
         _reset_attempts(username)
     if needs_rehash(str(item["password_hash"])):
         _table().update_item(

@@ -394,10 +394,14 @@ def test_five_failures_lock_the_username_for_the_window(stack: redis.Redis) -> N
 
 def test_a_successful_login_resets_the_failure_count(stack: redis.Redis) -> None:
     user = register()
+    assert login(user["username"]).status == 200  # a success is no failure
     for _ in range(2):
         for _ in range(4):
             assert login(user["username"], "wrong-password").status == 401
         assert login(user["username"]).status == 200
+    for _ in range(5):
+        assert login(user["username"], "wrong-password").status == 401
+    assert login(user["username"]).status == 429
 
 
 def test_unknown_usernames_are_limited_too(stack: redis.Redis) -> None:
