@@ -12,12 +12,26 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("shop_local.cli")
+
+
+def _port_free(host: str, port: int) -> bool:
+    if port == 0:
+        return True
+    with socket.socket() as probe:
+        # like the server itself: a port in TIME_WAIT after a restart is free, a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -28,12 +42,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stack = DevStack(Settings.from_env(port=args.port))
+    settings = Settings.from_env(port=args.port)
+    if not _port_free(settings.host, settings.port):
+        log.error(
+            "port %s is already in use: stop what uses it, or set PORT (0 = any free port)", settings.port
+        )
+        return 2
+    stack = DevStack(settings)
     try:
         stack.start()
     except EnvironmentConflict as exc:
         log.error("%s", exc)
         return 2
+
     except Exception:
         log.exception("the local stack could not start")
         return 1

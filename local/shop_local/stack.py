@@ -311,6 +311,7 @@ class DevStack:
             "/_dev/faults": self._route_faults,
             "/_dev/resources": self._route_resources,
             "/_dev/health": lambda request: _json(200, {"status": "ok"}),
+            "/_dev/authorizer-cache": self._route_authorizer_cache,
             "/openapi.json": self._route_openapi,
         }
 
@@ -318,6 +319,14 @@ class DevStack:
         if request.method != "GET":
             return _json(405, {"message": "GET only", "code": "method_not_allowed"})
         return _json(200, self.emails())
+
+    def _route_authorizer_cache(self, request: Request) -> Response:
+        """DELETE forgets every cached authorizer answer (API Gateway keeps them for their TTL)."""
+        if request.method != "DELETE":
+            return _json(405, {"message": "DELETE only", "code": "method_not_allowed"})
+        if self.gateway is not None:
+            self.gateway.cache.clear()
+        return _json(200, {"cleared": True})
 
     def _route_resources(self, request: Request) -> Response:
         return _json(200, self.resources())

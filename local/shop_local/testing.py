@@ -31,6 +31,8 @@ What a `ShopStack` offers:
   `fail("products-api")` makes the product API answer 503; `slow(service, seconds)` delays them
   instead; `clear_faults()` ends them all. Clear what you set (e.g. in a `finally`), the stack is
   shared by the whole session.
+- `forget_authorizations()`: the gateway caches an authorizer's answer per token for 300 s, as
+  API Gateway does; call this to make the next request run the authorizer again.
 - `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far), `stop()`.
 
 The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
@@ -304,6 +306,11 @@ class ShopStack:
 
     def clear_faults(self) -> None:
         self.http.delete(f"{self.url}/_dev/faults", timeout=10).raise_for_status()
+
+    def forget_authorizations(self) -> None:
+        """Drop the gateway's cached authorizer answers (as if their TTL had passed): needed to
+        see a deactivated user or a changed role refused on a token the gateway already allowed."""
+        self.http.delete(f"{self.url}/_dev/authorizer-cache", timeout=10).raise_for_status()
 
     # ------------------------------------------------------------------ waiting
     @staticmethod
