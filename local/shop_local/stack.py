@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,19 +154,26 @@ class DevStack:
 
     # ------------------------------------------------------------------ start
     def start(self) -> DevStack:
+        started = time.perf_counter()
+        steps = [
+            self._start_aws,
+            self._start_redis,
+            self._start_product_api,
+            self._provision,
+            self._start_functions,
+            self._ensure_admin,
+        ]
+        if self.serve_api:
+            steps += [self._start_gateway, self._start_pollers]
         try:
-            self._start_aws()
-            self._start_redis()
-            self._start_product_api()
-            self._provision()
-            self._start_functions()
-            self._ensure_admin()
-            if self.serve_api:
-                self._start_gateway()
-                self._start_pollers()
+            for step in steps:
+                began = time.perf_counter()
+                step()
+                log.debug("%s took %.2fs", step.__name__, time.perf_counter() - began)
         except BaseException:
             self.stop()
             raise
+        log.info("started in %.1fs", time.perf_counter() - started)
         return self
 
     def _start_aws(self) -> None:
