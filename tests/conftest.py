@@ -4,12 +4,15 @@
   (SHOP_TEST_REDIS_DB, default 14), emptied before and after.
 - `aws`: moto in-process with every resource of template.yaml created from the template itself,
   and the environment a function gets from the template (tables, topic, secret ...).
+- `product_api`: the product API stand-in over real HTTP, PRODUCT_API_URL and REDIS_URL set
+  (`.url`, `.calls(path)`, `.stats()`, `.fault("down"|"slow"|"ok", seconds)`).
+- `new_container`: forget the per-container caches after changing the environment.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -54,6 +57,13 @@ def reset_container_caches() -> None:
     redis_client.get_redis.cache_clear()
     products_client.http_session.cache_clear()
     parameters.clear_caches()
+
+
+@pytest.fixture
+def new_container() -> Callable[[], None]:
+    """`reset_container_caches` for tests (`conftest` is not importable by name: there are several).
+    Call it after changing the environment, as a fresh Lambda container would read it."""
+    return reset_container_caches
 
 
 @pytest.fixture

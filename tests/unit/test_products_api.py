@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import reset_container_caches
 
 import products_api
 
@@ -237,9 +236,9 @@ def test_upstream_down_serves_the_cache_and_503s_the_rest(product_api):
     assert "Cache-Control" not in cold.headers
 
 
-def test_redis_down_still_answers(product_api, monkeypatch):
+def test_redis_down_still_answers(product_api, monkeypatch, new_container):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
-    reset_container_caches()
+    new_container()
 
     assert get_product("3").status == 200
     assert list_products(category="tv", limit="2").status == 200

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 import redis
-from conftest import reset_container_caches
 from redis.connection import AbstractConnection
 
 from shop_shared import products_client
@@ -42,11 +41,11 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
 
 @pytest.fixture
-def redis_down(product_api, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def redis_down(product_api, monkeypatch: pytest.MonkeyPatch, new_container) -> Iterator[None]:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
-    reset_container_caches()
+    new_container()
     yield
-    reset_container_caches()
+    new_container()
 
 
 def run_concurrently(count: int, call: Callable[[], object]) -> list[object]:
@@ -279,17 +278,17 @@ def test_a_failed_fetch_is_not_remembered(product_api):
     assert product.id == 6
 
 
-def test_unreachable_upstream_is_503(product_api, monkeypatch):
+def test_unreachable_upstream_is_503(product_api, monkeypatch, new_container):
     monkeypatch.setenv("PRODUCT_API_URL", "http://127.0.0.1:1/api")
-    reset_container_caches()
+    new_container()
 
     with pytest.raises(ServiceUnavailable):
         products_client.get_product(8)
 
 
-def test_a_hanging_upstream_times_out_with_503(product_api, monkeypatch):
+def test_a_hanging_upstream_times_out_with_503(product_api, monkeypatch, new_container):
     monkeypatch.setenv("PRODUCT_API_TIMEOUT_SECONDS", "0.2")
-    reset_container_caches()
+    new_container()
     product_api.fault("slow", 2)
 
     with pytest.raises(ServiceUnavailable):
@@ -300,7 +299,7 @@ def test_a_hanging_upstream_times_out_with_503(product_api, monkeypatch):
 
 
 def test_redis_down_goes_to_upstream_and_logs(redis_down, product_api, caplog):
-    caplog.set_level(logging.WARNING, logger="shop_shared.products_client")
+    caplog.set_level(logging.WARNING, logger=products_client.log.name)
 
     product = products_client.get_product(4)
     found = products_client.get_products([1, 2, 9999])

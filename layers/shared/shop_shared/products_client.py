@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 
     import requests
 
-log = logging.getLogger(__name__)
+# Not __name__: Powertools' Logger(service="products") drops, at the root handler, every record of
+# a logger whose name CONTAINS its service name (SuppressFilter), so "...products_client" would be mute.
+log = logging.getLogger("shop_shared.catalog")
 
 PRODUCT_TTL_SECONDS = 3600
 MISSING_TTL_SECONDS = 60
