@@ -3,8 +3,6 @@
 Thin: parse, check who may do what, call `orders_service`, shape the response, count metrics.
 """
 
-# No `from __future__ import annotations`: the resolver reads these annotations at runtime through
-# the tracer's wrapper, whose globals are not this module's.
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -23,7 +21,12 @@ app = make_resolver(logger)
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@app.post("/orders")
+@app.post(
+    "/orders",
+    status_code=201,
+    summary="Create an order (prices from the catalog; optional Idempotency-Key)",
+    tags=["orders"],
+)
 def create_order(
     request: CreateOrderRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
@@ -49,12 +52,16 @@ def create_order(
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=order, headers=headers)
 
 
-@app.get("/orders/<order_id>")
+@app.get("/orders/<order_id>", summary="An order (its owner or an admin)", tags=["orders"])
 def get_order(order_id: OrderId) -> Order:
     return orders_service.get_order(order_id, current_caller(app))
 
 
-@app.get("/users/<user_id>/orders")
+@app.get(
+    "/users/<user_id>/orders",
+    summary="A user's orders, newest first (that user or an admin)",
+    tags=["orders"],
+)
 def list_user_orders(
     user_id: Annotated[str, Path(min_length=1, max_length=64)],
     limit: Annotated[int, Query(ge=1, le=orders_service.MAX_PAGE_SIZE)] = orders_service.DEFAULT_PAGE_SIZE,
@@ -67,7 +74,11 @@ def list_user_orders(
     return OrderPage(orders=orders, next=next_cursor)
 
 
-@app.put("/orders/<order_id>/status")
+@app.put(
+    "/orders/<order_id>/status",
+    summary="Change an order's status (admins; the owner may only cancel)",
+    tags=["orders"],
+)
 def update_order_status(order_id: OrderId, request: StatusUpdateRequest) -> Order:
     order, _previous = orders_service.change_status(order_id, request.status, current_caller(app))
     metrics.add_metric(name="OrderStatusChanged", unit=MetricUnit.Count, value=1)
