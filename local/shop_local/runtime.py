@@ -10,6 +10,10 @@
 - A realistic `LambdaContext` (name, memory, ARN, request id, remaining time from the Timeout).
 - An invocation that outlives the function's Timeout is reported as timed out, as Lambda would
   report it (the thread cannot be killed, so it finishes first).
+
+Metrics stay on: Powertools prints its EMF lines on stdout next to the functions' JSON logs, as
+CloudWatch Logs would receive them. `POWERTOOLS_METRICS_DISABLED` is not set on purpose: it would
+hide metric mistakes, and Powertools then never clears its metric set between invocations.
 """
 
 from __future__ import annotations

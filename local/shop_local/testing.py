@@ -98,6 +98,7 @@ class ShopStack:
         self.log_path = Path(self._log.name)
         self.http = requests.Session()
         self._clients: dict[str, Any] = {}
+        self.exit_code: int | None = None  # once stopped: 0 for a clean shutdown
 
     # ------------------------------------------------------------------ life cycle
     def __enter__(self) -> ShopStack:
@@ -158,6 +159,8 @@ class ShopStack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        if process is not None:
+            self.exit_code = process.returncode
         self.http.close()
         self._log.close()
         with contextlib.suppress(Exception):

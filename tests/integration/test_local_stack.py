@@ -259,6 +259,20 @@ def test_a_redis_fault_cuts_the_functions_off_redis(stack: ShopStack, no_faults:
     functions_redis.close()
 
 
+def test_a_product_api_fault_takes_the_stand_in_down_until_cleared(
+    stack: ShopStack, no_faults: ShopStack
+) -> None:
+    import requests
+
+    assert requests.get(f"{stack.product_api_url}/products/1", timeout=5).status_code == 200
+    stack.fail("products-api")
+    assert requests.get(f"{stack.product_api_url}/products/1", timeout=5).status_code == 503
+    faults = stack.get("/_dev/faults").json()["faults"]
+    assert [fault["service"] for fault in faults] == ["products-api"]
+    stack.clear_faults()
+    assert requests.get(f"{stack.product_api_url}/products/1", timeout=5).status_code == 200
+
+
 def test_a_bad_fault_request_is_a_400(stack: ShopStack) -> None:
     response = stack.post("/_dev/faults", json={"service": "nope"})
     assert response.status_code == 400
@@ -290,6 +304,7 @@ def test_without_redis_the_stack_falls_back_to_an_embedded_server_and_still_serv
             assert fallback.new_user()["token"]
         assert fallback.get("/no/such/thing").status_code == 404
     assert not fallback.running
+    assert fallback.exit_code == 0  # SIGTERM stops it cleanly
 
 
 def _importable(module: str) -> bool:
