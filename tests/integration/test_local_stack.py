@@ -177,14 +177,15 @@ def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(stack: Shop
     marker = f"not an order event {uuid.uuid4()}"
     sqs.send_message(QueueUrl=stack.queue_url("OrderEmailQueue"), MessageBody=marker)
 
-    def in_dlq() -> bool:
-        messages = sqs.receive_message(
-            QueueUrl=stack.queue_url("OrderEmailDLQ"), MaxNumberOfMessages=10, VisibilityTimeout=0
-        ).get("Messages", [])
-        return any(message["Body"] == marker for message in messages)
+    dlq = stack.queue_url("OrderEmailDLQ")
+
+    def in_dlq() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [message for message in messages.get("Messages", []) if message["Body"] == marker]
 
     # maxReceiveCount is 5 and the stack retries after 1 s: the DLQ gets it within seconds
-    stack.wait_until(in_dlq, timeout=40, interval=0.5)
+    (dead,) = stack.wait_until(in_dlq, timeout=40, interval=0.5)
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=dead["ReceiptHandle"])  # the stack is shared
 
 
 def test_an_order_becomes_a_confirmation_email_through_stream_topic_and_queue(
