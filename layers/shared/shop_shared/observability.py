@@ -6,9 +6,15 @@ is given in code because several functions share one process in the local stack.
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 METRICS_NAMESPACE = "Shop"
+
+# A request that records no business metric is normal (reads, errors); Powertools would warn on
+# every such invocation and bury the useful log lines.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def observability(service: str) -> tuple[Logger, Metrics, Tracer]:
