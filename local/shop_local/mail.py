@@ -1,7 +1,8 @@
 """The dev mailbox: every e-mail the emulator's SES accepted, as `{to, from, subject, html, text, time}`.
 
-Read from the emulator itself: moto's SES backend when moto runs in this process, LocalStack's
-`GET /_aws/ses` otherwise. Raw e-mails (SendRawEmail, multipart/alternative) are parsed here.
+Read from the emulator itself: moto's SES backend when moto runs in this process, otherwise
+LocalStack's `GET /_aws/ses` (or an outside moto server's `/moto-api/data.json`). Raw e-mails
+(SendRawEmail, multipart/alternative) are parsed here.
 """
 
 from __future__ import annotations
@@ -100,16 +101,25 @@ class MotoMailbox:
         return result
 
 
-class LocalStackMailbox:
-    """Mail accepted by LocalStack's SES, read from its `/_aws/ses` endpoint."""
+class RemoteMailbox:
+    """Mail accepted by an outside emulator: LocalStack's `GET /_aws/ses`, or a moto server's
+    `GET /moto-api/data.json` (`ses.Message`, `ses.RawMessage`)."""
 
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
+        self._seen: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _first_seen(self, message_id: str) -> str:
+        with self._lock:
+            return self._seen.setdefault(message_id, _iso(datetime.now(UTC)))
 
     def emails(self) -> list[Mail]:
         import requests
 
         response = requests.get(f"{self.endpoint_url}/_aws/ses", timeout=5)
+        if response.status_code == 404:
+            return self._moto_emails()
         response.raise_for_status()
         result = []
         for message in response.json().get("messages", []):
@@ -127,9 +137,43 @@ class LocalStackMailbox:
                     "text": body.get("text_part"),
                     "time": None,
                 }
-            mail["time"] = mail["time"] or message.get("Timestamp") or _iso(datetime.now(UTC))
+            mail["time"] = (
+                mail["time"] or message.get("Timestamp") or self._first_seen(str(message.get("Id")))
+            )
             mail["id"] = message.get("Id")
             result.append(mail)
+        result.sort(key=lambda mail: str(mail["time"]))
+        return result
+
+    def _moto_emails(self) -> list[Mail]:
+        import requests
+
+        response = requests.get(f"{self.endpoint_url}/moto-api/data.json", timeout=10)
+        response.raise_for_status()
+        ses = response.json().get("ses") or {}
+        result = []
+        for message in ses.get("RawMessage") or []:
+            mail = parse_raw(
+                message["raw_data"], list(message.get("destinations") or []), message.get("source")
+            )
+            mail["time"] = mail["time"] or self._first_seen(message["id"])
+            mail["id"] = message["id"]
+            result.append(mail)
+        for message in ses.get("Message") or []:
+            destinations = message.get("destinations") or {}
+            body = message.get("body")
+            is_html = isinstance(body, str) and "<" in body and ">" in body
+            result.append(
+                {
+                    "to": list(destinations.get("ToAddresses", [])),
+                    "from": message.get("source"),
+                    "subject": message.get("subject", ""),
+                    "html": body if is_html else None,
+                    "text": None if is_html else body,
+                    "time": self._first_seen(message["id"]),
+                    "id": message["id"],
+                }
+            )
         result.sort(key=lambda mail: str(mail["time"]))
         return result
 

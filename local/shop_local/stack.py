@@ -189,9 +189,9 @@ class DevStack:
             }
         )
         if self.aws_endpoint:
-            from shop_local.mail import LocalStackMailbox
+            from shop_local.mail import RemoteMailbox
 
-            self._mailbox = LocalStackMailbox(self.aws_endpoint)
+            self._mailbox = RemoteMailbox(self.aws_endpoint)
             log.info("AWS: using the emulator at %s", self.aws_endpoint)
         else:
             from shop_local.emulator import EmbeddedMoto
@@ -326,7 +326,13 @@ class DevStack:
     def _route_emails(self, request: Request) -> Response:
         if request.method != "GET":
             return _json(405, {"message": "GET only", "code": "method_not_allowed"})
-        return _json(200, self.emails())
+        try:
+            return _json(200, self.emails())
+        except Exception as exc:
+            log.exception("cannot read the emulator's mailbox")
+            return _json(
+                502, {"message": f"cannot read the emulator's mailbox: {exc}", "code": "mailbox_error"}
+            )
 
     def _route_authorizer_cache(self, request: Request) -> Response:
         """DELETE forgets every cached authorizer answer (API Gateway keeps them for their TTL)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -312,3 +315,57 @@ def _importable(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# ---------------------------------------------------------------------------------------- outside emulator
+
+
+@pytest.fixture
+def outside_emulator() -> Iterator[str]:
+    """A moto server in its own process, standing in for LocalStack at AWS_ENDPOINT_URL."""
+    port = _closed_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ShopStack.wait_until(lambda: _answers(f"{url}/moto-api/data.json"), timeout=30)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_with_aws_endpoint_url_the_stack_provisions_and_uses_that_emulator(
+    outside_emulator: str, redis_url: str
+) -> None:
+    with ShopStack(redis_url=redis_url, env={"AWS_ENDPOINT_URL": outside_emulator}) as outside:
+        resources = outside.resources()
+        assert resources["aws_endpoint"] == outside_emulator
+        assert resources["aws_embedded"] is False
+        tables = outside.client("dynamodb").list_tables()["TableNames"]
+        assert {"UsersTable", "OrdersTable", "IdempotencyTable"} <= set(tables)
+        if _importable("auth_api"):
+            assert outside.new_user()["token"]
+        if _importable("email_sender"):
+            address = f"ada_{uuid.uuid4().hex[:8]}@example.com"
+            outside.client("sqs").send_message(
+                QueueUrl=outside.queue_url("OrderEmailQueue"), MessageBody=_order_event_body(address)
+            )
+            (mail,) = outside.wait_for_emails(lambda m: address in m["to"], timeout=20)
+            assert mail["html"]
+        # AWS faults need the embedded emulator: refused clearly
+        refused = outside.post("/_dev/faults", json={"service": "sns"})
+        assert refused.status_code == 400
+    assert outside.exit_code == 0
