@@ -38,6 +38,16 @@ class EmbeddedMoto:
         self._thread.join(timeout=5)
 
     @staticmethod
+    def forget_shard_iterator(account_id: str, region: str) -> Any:
+        """A function that drops a used DynamoDB stream iterator from moto's memory."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        def forget(iterator: str) -> None:
+            dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)
+
+        return forget
+
+    @staticmethod
     def ses_messages(account_id: str, region: str) -> list[Any]:
         """Every message moto's SES accepted (SendEmail, SendRawEmail, SES v2), oldest first."""
         from moto.ses.models import ses_backends

@@ -304,6 +304,8 @@ class DevStack:
             else:
                 streams = streams or aws_client("dynamodbstreams", self.aws_endpoint)
                 poller = StreamPoller(source, function, self.template, streams, sqs)
+                if self.moto is not None:
+                    poller.forget_iterator = self.moto.forget_shard_iterator(self.template.account_id, REGION)
             if function.available:
                 poller.start()
                 self._pollers.append(poller)
