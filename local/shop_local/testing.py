@@ -11,8 +11,9 @@ Integration tests use the session-scoped `stack` fixture (tests/conftest.py), wh
 What a `ShopStack` offers:
 
 - `url` (the API, e.g. `http://127.0.0.1:43117`), `aws_endpoint` (the embedded moto server),
-  `product_api_url` (what the functions use, the stand-in's `.../api`), `redis_url` (the Redis the
-  functions use, as given), `admin_password` (the user `admin` exists with it).
+  `product_api_url` (what the functions use, the stand-in's `.../api`), `redis_url` (the test
+  Redis database the functions write to — they reach it through the stack's fault proxy, the
+  test reads it directly), `admin_password` (the user `admin` exists with it).
 - HTTP: `get/post/put/delete(path, token=None, **requests_kwargs)` → `requests.Response`;
   `new_user(**fields)` → `{"user", "token", "headers", "username", "password", "email"}` (a fresh
   customer); `login(username, password)` → the access token; `admin_token()`.
@@ -33,7 +34,10 @@ What a `ShopStack` offers:
   shared by the whole session.
 - `forget_authorizations()`: the gateway caches an authorizer's answer per token for 300 s, as
   API Gateway does; call this to make the next request run the authorizer again.
-- `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far), `stop()`.
+- `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far: its request and
+  invocation log and the functions' own logs), `stop()`, then `exit_code` (0 = clean shutdown).
+- Another stack (other settings, e.g. `env={"ORDER_RATE_LIMIT": "2/60"}`) costs a few seconds:
+  `with ShopStack(redis_url=redis_url, env={...}) as other: ...`.
 
 The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
 its parent (PR_SET_PDEATHSIG).
