@@ -100,6 +100,21 @@ def _body_too_large(event: dict[str, Any]) -> bool:
     return size > MAX_BODY_BYTES
 
 
+def _body_not_text(event: dict[str, Any]) -> bool:
+    """A base64 body (API Gateway's form for binary payloads) that is not UTF-8 text cannot be JSON;
+    Powertools would raise UnicodeDecodeError (a 500) while decoding it."""
+    if not event.get("isBase64Encoded") or not event.get("body"):
+        return False
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(event["body"]).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return True
+    return False
+
+
 def api_handler(
     app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, tracer: Tracer
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -113,6 +128,9 @@ def api_handler(
         if _body_too_large(event):
             body = jsonutil.dumps(error_body("Request body is larger than 1 MB", "payload_too_large"))
             return {"statusCode": 413, "headers": dict(JSON_HEADERS), "body": body, "isBase64Encoded": False}
+        if _body_not_text(event):
+            body = jsonutil.dumps(error_body("Request body is not valid JSON", "invalid_json"))
+            return {"statusCode": 400, "headers": dict(JSON_HEADERS), "body": body, "isBase64Encoded": False}
         return app.resolve(event, context)
 
     return handler
