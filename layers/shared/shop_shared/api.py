@@ -82,6 +82,11 @@ def make_resolver(logger: Logger) -> APIGatewayRestResolver:
         details = _validation_details(errors)
         return json_response(422, error_body(_validation_message(details), "validation_error", details))
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response:
+        # json.loads gives up on bodies nested deeper than the interpreter's recursion limit.
+        return json_response(400, error_body("Request body is nested too deeply", "invalid_json"))
+
     @app.not_found
     def _no_route(_: NotFoundError) -> Response:
         return json_response(404, error_body("Not found", "not_found"))
