@@ -21,7 +21,7 @@ from shop_local.testing import ShopStack
 
 # Examples per operation and mode: enough to hit every field with wrong types, out-of-range values
 # and odd strings, few enough that the whole run stays well under a minute.
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = 30
 
 
 @pytest.fixture(scope="module")
