@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         attempt("throughput", lambda: throughput.run(work, clients=args.clients, duration=duration))
 
     shortfalls = [item for section in sections for item in section.shortfalls]
-    report = render(info, started, sections, shortfalls, args)
+    report = render(info, started, sections, shortfalls)
     if not args.no_write:
         RESULTS.write_text(report, encoding="utf-8")
         print(f"\nwrote {RESULTS}")
@@ -89,7 +89,6 @@ def render(
     started: dt.datetime,
     sections: list[Section],
     shortfalls: list[str],
-    args: argparse.Namespace,
 ) -> str:
     lines = [
         "# Benchmark results",
@@ -99,8 +98,7 @@ def render(
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['platform']}",
         f"- Python {info['python']}",
-        f"- Run: `python -m bench {' '.join(sys.argv[1:])}`".rstrip()
-        + ("" if not args.quick else " (quick)"),
+        "- Run: `" + " ".join(["python -m bench", *sys.argv[1:]]) + "`",
         "",
         "## Targets missed",
         "",
