@@ -19,11 +19,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -31,6 +27,7 @@ from pydantic import ValidationError
 import email_rendering
 from shop_shared import aws
 from shop_shared.config import get_settings
+from shop_shared.idempotency import idempotency_store
 from shop_shared.models import OrderEvent
 from shop_shared.observability import observability
 
@@ -103,9 +100,7 @@ def _idempotent_sender(context: Any) -> Any:
     )
     if context is not None:
         config.register_lambda_context(context)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table, boto3_client=aws.client("dynamodb")
-    )
+    persistence = idempotency_store()
     return idempotent_function(
         _send_once,
         data_keyword_argument="data",

@@ -245,11 +245,7 @@ def create_order_idempotent(
 ) -> tuple[Order, bool]:
     """Create at most one order per (user, Idempotency-Key): a retry with the same body gets the first
     order back (second value True) without creating or counting anything. Returns (order, replayed)."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyPersistenceLayerError,
@@ -258,6 +254,7 @@ def create_order_idempotent(
     from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 
     from shop_shared.errors import ServiceUnavailable
+    from shop_shared.idempotency import idempotency_store
 
     replayed = False
 
@@ -275,9 +272,7 @@ def create_order_idempotent(
     if lambda_context is not None:
         # Lets a crashed attempt's in-progress record expire with the invocation, not after 24 h.
         config.register_lambda_context(lambda_context)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table, boto3_client=aws.client("dynamodb")
-    )
+    persistence = idempotency_store()
     create = idempotent_function(
         _create_once,
         data_keyword_argument="data",
