@@ -7,7 +7,8 @@
   variable would see the wrong value, so that is refused loudly (`EnvironmentConflict`).
 - One invocation at a time per function: a warm container serves one request at a time, and
   Powertools' resolver keeps the current event on the app object (not thread-safe).
-- A realistic `LambdaContext` (name, memory, ARN, request id, remaining time from the Timeout).
+- A realistic `LambdaContext` (name, memory, ARN, request id, remaining time from the Timeout);
+  `lambda_context(function_id)` makes one for tests and benchmarks that call a handler directly.
 - An invocation that outlives the function's Timeout is reported as timed out, as Lambda would
   report it (the thread cannot be killed, so it finishes first).
 
@@ -27,9 +28,12 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-from shop_local.template import FunctionSpec, Template
+if TYPE_CHECKING:  # at run time only `lambda_context` needs it: the cold-start benchmark's child
+    # imports this module and must not pay for reading the template (YAML) on its clock
+    from shop_local.template import FunctionSpec, Template
 
 log = logging.getLogger("shop_local.runtime")
 
@@ -59,6 +63,22 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self.deadline_ms - int(time.time() * 1000))
+
+    @classmethod
+    def start(
+        cls, function_name: str, function_arn: str, memory_size: int, timeout: int, request_id: str = ""
+    ) -> LambdaContext:
+        """The context of one invocation starting now: its deadline is `timeout` seconds away."""
+        return cls(
+            function_name=function_name,
+            function_version="$LATEST",
+            invoked_function_arn=function_arn,
+            memory_limit_in_mb=str(memory_size),
+            aws_request_id=request_id or str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{function_name}",
+            log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+            deadline_ms=int(time.time() * 1000) + timeout * 1000,
+        )
 
 
 @dataclass
@@ -155,18 +175,8 @@ class FunctionRuntime:
             raise FunctionUnavailable(f"{self.spec.logical_id}: {self._load_error}")
         return importlib.import_module(self.spec.module)
 
-    def context(self, request_id: str) -> LambdaContext:
-        now_ms = int(time.time() * 1000)
-        return LambdaContext(
-            function_name=self.name,
-            function_version="$LATEST",
-            invoked_function_arn=self.arn,
-            memory_limit_in_mb=str(self.spec.memory_size),
-            aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{self.name}",
-            log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
-            deadline_ms=now_ms + self.spec.timeout * 1000,
-        )
+    def context(self, request_id: str = "") -> LambdaContext:
+        return LambdaContext.start(self.name, self.arn, self.spec.memory_size, self.spec.timeout, request_id)
 
     def invoke(
         self, event: Any, *, what: str = "", expected: Callable[[BaseException], bool] | None = None
@@ -235,3 +245,17 @@ class Runtime:
 
     def __contains__(self, function_id: object) -> bool:
         return function_id in self.functions
+
+
+@lru_cache(maxsize=1)
+def _default_template() -> Template:
+    from shop_local.template import Template
+
+    return Template()
+
+
+def lambda_context(function_id: str, template: Template | None = None) -> LambdaContext:
+    """A fresh context for one invocation of the template's function `function_id` (its name,
+    memory and Timeout), for tests and benchmarks that call a handler directly."""
+    template = template or _default_template()
+    return FunctionRuntime(template.functions()[function_id], template).context()

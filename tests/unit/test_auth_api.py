@@ -18,6 +18,7 @@ import redis
 import auth_api
 import auth_authorizer
 import auth_service
+from shop_local.runtime import lambda_context
 from shop_shared.config import get_settings
 from shop_shared.keys import user_key
 from shop_shared.tokens import decode_token, issue_token, jwt_secret
@@ -33,15 +34,6 @@ ADDRESS = {
     "country": "GB",
 }
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/auth/user/x"
-
-
-class LambdaContext:
-    function_name = "AuthFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:AuthFunction"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
 
 
 class Reply:
@@ -89,7 +81,7 @@ def proxy_event(
 
 
 def invoke(event: dict[str, Any]) -> Reply:
-    reply = Reply(auth_api.lambda_handler(event, LambdaContext()))
+    reply = Reply(auth_api.lambda_handler(event, lambda_context("AuthFunction")))
     # Whatever the route and outcome: no password, no hash, ever.
     assert not {"password", "password_hash"} & keys_of(reply.json)
     assert PASSWORD not in reply.raw_body
@@ -112,7 +104,8 @@ def call(method: str, path: str, **kwargs: Any) -> Reply:
 def authorizer_context(token: str) -> dict[str, Any]:
     """What API Gateway passes on after the real authorizer allowed this token."""
     event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
-    result: dict[str, Any] = auth_authorizer.lambda_handler(event, LambdaContext())["context"]
+    answer = auth_authorizer.lambda_handler(event, lambda_context("AuthorizerFunction"))
+    result: dict[str, Any] = answer["context"]
     return result
 
 

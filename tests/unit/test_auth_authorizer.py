@@ -14,6 +14,7 @@ import pytest
 
 import auth_authorizer
 import auth_service
+from shop_local.runtime import lambda_context
 from shop_shared.config import get_settings
 from shop_shared.keys import user_key
 from shop_shared.models import RegisterRequest
@@ -23,18 +24,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/auth/user/abc/addresses"
 
 
-class LambdaContext:
-    function_name = "AuthorizerFunction"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:AuthorizerFunction"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-
 def authorize(authorization: str, method_arn: str = METHOD_ARN) -> dict[str, Any]:
     event = {"type": "TOKEN", "authorizationToken": authorization, "methodArn": method_arn}
-    result: dict[str, Any] = auth_authorizer.lambda_handler(event, LambdaContext())
+    result: dict[str, Any] = auth_authorizer.lambda_handler(event, lambda_context("AuthorizerFunction"))
     return result
 
 
@@ -143,9 +135,9 @@ def test_the_sample_event_is_handled(user: dict[str, Any]) -> None:
     assert event["type"] == "TOKEN"
     assert event["authorizationToken"].startswith("Bearer ")
     with pytest.raises(Exception, match=r"^Unauthorized$"):  # its placeholder token is not signed
-        auth_authorizer.lambda_handler(event, LambdaContext())
+        auth_authorizer.lambda_handler(event, lambda_context("AuthorizerFunction"))
     event["authorizationToken"] = f"Bearer {token_for(user)}"
-    result = auth_authorizer.lambda_handler(event, LambdaContext())
+    result = auth_authorizer.lambda_handler(event, lambda_context("AuthorizerFunction"))
     assert result["principalId"] == user["id"]
     assert result["policyDocument"]["Statement"][0]["Resource"].endswith("a1b2c3d4e5/dev/*/*")
 

@@ -26,20 +26,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 import email_sender
+from shop_local.runtime import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:OrderEmailQueue"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "EmailFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:EmailFunction"
-    aws_request_id: str = "req-email-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @dataclass
@@ -111,7 +101,7 @@ def new_order(**customer: str) -> dict[str, Any]:
 
 def invoke(*records: dict[str, Any]) -> list[str]:
     """Runs the handler; returns the ids it reported failed."""
-    response = email_sender.lambda_handler({"Records": list(records)}, FakeLambdaContext())
+    response = email_sender.lambda_handler({"Records": list(records)}, lambda_context("EmailFunction"))
     return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
 
@@ -125,7 +115,7 @@ def ses(aws: object) -> Any:
 
 def test_sample_confirmation_event_sends_the_confirmation(aws: object) -> None:
     event = sample_event("email-order-created.json")
-    response = email_sender.lambda_handler(event, FakeLambdaContext())
+    response = email_sender.lambda_handler(event, lambda_context("EmailFunction"))
 
     assert response == {"batchItemFailures": []}
     [mail] = sent()
@@ -142,7 +132,9 @@ def test_sample_confirmation_event_sends_the_confirmation(aws: object) -> None:
 
 
 def test_sample_status_event_sends_the_status_email(aws: object) -> None:
-    response = email_sender.lambda_handler(sample_event("email-status-updated.json"), FakeLambdaContext())
+    response = email_sender.lambda_handler(
+        sample_event("email-status-updated.json"), lambda_context("EmailFunction")
+    )
 
     assert response == {"batchItemFailures": []}
     [mail] = sent()

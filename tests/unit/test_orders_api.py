@@ -24,6 +24,7 @@ import redis
 
 import orders_api
 import orders_service
+from shop_local.runtime import lambda_context
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller
 from shop_shared.jsonutil import money
@@ -34,17 +35,6 @@ ORDER_NUMBER = re.compile(r"^ORD-(\d{4})-(\d{6})$")
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "OrdersFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:OrdersFunction"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 class Gate:
@@ -198,7 +188,7 @@ class Reply:
 
 
 def call(event: dict[str, Any]) -> Reply:
-    response = orders_api.lambda_handler(event, FakeLambdaContext())
+    response = orders_api.lambda_handler(event, lambda_context("OrdersFunction"))
     headers = dict(response.get("headers") or {})
     for name, values in (response.get("multiValueHeaders") or {}).items():
         headers.setdefault(name, values[-1])

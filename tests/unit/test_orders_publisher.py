@@ -16,21 +16,12 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 import orders_publisher
 import orders_service
 from shop_local.provision import provision
+from shop_local.runtime import lambda_context
 from shop_shared import aws as shop_aws
 from shop_shared import config, keys
 from shop_shared.models import Customer, Order, OrderEvent
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-class FakeLambdaContext:
-    function_name = "OrderEventsPublisherFunction"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:OrderEventsPublisherFunction"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 class Stream:
@@ -120,7 +111,7 @@ def save_order(user_id: str | None = None) -> Order:
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    return orders_publisher.lambda_handler(event, FakeLambdaContext())
+    return orders_publisher.lambda_handler(event, lambda_context("OrderEventsPublisherFunction"))
 
 
 def order_records(batch: dict[str, Any]) -> list[dict[str, Any]]:

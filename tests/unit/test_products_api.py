@@ -11,20 +11,10 @@ from typing import Any
 import pytest
 
 import products_api
+from shop_local.runtime import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CATEGORIES = ["tv", "audio", "laptop", "mobile", "gaming", "appliances"]
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "ProductsFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ProductsFunction"
-    aws_request_id: str = "5b2c1f3e-8d4a-4c6b-9e7f-0a1b2c3d4e5f"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 @dataclass
@@ -54,7 +44,7 @@ def event(
 
 
 def call(ev: dict[str, Any]) -> Reply:
-    raw = products_api.lambda_handler(ev, LambdaContext())
+    raw = products_api.lambda_handler(ev, lambda_context("ProductsFunction"))
     headers = {
         k: v[-1] if isinstance(v, list) else v for k, v in (raw.get("multiValueHeaders") or {}).items()
     }
