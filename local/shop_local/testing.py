@@ -17,9 +17,15 @@ What a `ShopStack` offers:
 - HTTP: `get/post/put/delete(path, token=None, **requests_kwargs)` → `requests.Response`;
   `new_user(**fields)` → `{"user", "token", "headers", "username", "password", "email"}` (a fresh
   customer); `login(username, password)` → the access token; `admin_token()`.
+- Shopping steps: `add_address(who, **fields)` → the new address (fields override
+  `DEFAULT_ADDRESS`); `new_shopper(address=None, **fields)` → `new_user(**fields)` with an address,
+  its id under `"address_id"`; `place_order(who, items, address_id=None, **requests_kwargs)` →
+  the `POST /orders` response (shipped to `who["address_id"]` unless told otherwise).
 - AWS: `client("sqs")` (boto3 on the emulator, never hit by injected faults),
   `resources()` (table names, queue URLs and ARNs, topic ARN, stream ARN, functions: the JSON of
-  `GET /_dev/resources`), `queue_url("OrderEmailDLQ")`, `queue_depth("OrderEmailDLQ")`.
+  `GET /_dev/resources`), `queue_url("OrderEmailDLQ")`, `queue_depth("OrderEmailDLQ")`,
+  `settle(queue="OrderEmailQueue", quiet=2, timeout=60)`: until the queue has stayed empty for
+  `quiet` seconds (whatever was on its way has arrived, duplicates included).
 - Mail: `emails()` (every e-mail SES accepted, oldest first, each `{to, from, subject, html, text,
   time}`), `wait_for_emails(predicate, timeout=10, count=1)` → the matching e-mails (AssertionError
   with what arrived if fewer than `count` match in time).
@@ -41,12 +47,18 @@ What a `ShopStack` offers:
 
 The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
 its parent (PR_SET_PDEATHSIG).
+
+For code that calls a handler directly (unit tests, races, benchmarks): `proxy_event(...)`, the REST
+proxy event API Gateway sends (the local gateway's own is in `shop_local.gateway`), and
+`shop_local.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` is `settle`'s
+loop for any backlog counter.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import re
 import signal
@@ -67,6 +79,75 @@ READY = re.compile(r"Shop running at (http://[^\s]+)")
 # Settings inherited from the developer's shell that would point the stack elsewhere.
 NOT_INHERITED = ("AWS_ENDPOINT_URL", "PORT", "PRODUCT_API_URL", "SHOP_ADMIN_PASSWORD", "AWS_PROFILE")
 DEFAULT_ADMIN_PASSWORD = "admin-password-1"  # noqa: S105 - a local test stack's admin
+DEFAULT_ADDRESS = {
+    "street": "1 Main St",
+    "city": "Springfield",
+    "state": "IL",
+    "postal_code": "62701",
+    "country": "US",
+}
+
+
+def proxy_event(
+    method: str,
+    resource: str,
+    *,
+    path_params: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    authorizer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The REST API proxy event (payload 1.0) of a request to `resource` (the template's path, e.g.
+    `/orders/{order_id}`, filled in from `path_params`), on stage `dev`. `body`: a string is sent
+    as it is, anything else as JSON. `authorizer`: what the TOKEN authorizer passed on
+    (`principalId` defaults to its `user_id`)."""
+    path = resource
+    for name, value in (path_params or {}).items():
+        path = path.replace("{" + name + "}", value)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    request_context: dict[str, Any] = {
+        "resourcePath": resource,
+        "httpMethod": method,
+        "path": f"/dev{path}",
+        "stage": "dev",
+        "requestId": str(uuid.uuid4()),
+        "accountId": "123456789012",
+        "apiId": "local",
+        "protocol": "HTTP/1.1",
+        "identity": {"sourceIp": "127.0.0.1", "userAgent": "shop-local-test"},
+    }
+    if authorizer is not None:
+        request_context["authorizer"] = {"principalId": authorizer.get("user_id"), **authorizer}
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_params or None,
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": body if body is None or isinstance(body, str) else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def wait_quiet(depth: Callable[[], int], quiet: float, timeout: float) -> bool:
+    """Poll `depth` until it has stayed 0 for `quiet` seconds (True), or `timeout` passed (False)."""
+    deadline = time.monotonic() + timeout
+    empty_since: float | None = None
+    while time.monotonic() < deadline:
+        if depth():
+            empty_since = None
+        elif empty_since is None:
+            empty_since = time.monotonic()
+        elif time.monotonic() - empty_since >= quiet:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -235,6 +316,30 @@ class ShopStack:
             "email": body["email"],
         }
 
+    def add_address(self, who: dict[str, Any], **fields: str) -> dict[str, Any]:
+        """Add a shipping address for `who` (a `new_user()`); `fields` override DEFAULT_ADDRESS."""
+        response = self.post(
+            f"/auth/user/{who['user']['id']}/addresses",
+            token=who["token"],
+            json={**DEFAULT_ADDRESS, **fields},
+        )
+        assert response.status_code == 201, f"add address: {response.status_code} {response.text}"
+        return dict(response.json())
+
+    def new_shopper(self, address: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        """`new_user(**fields)` with a shipping address (`address` overrides DEFAULT_ADDRESS), its
+        id under `"address_id"`."""
+        who = self.new_user(**fields)
+        who["address_id"] = self.add_address(who, **(address or {}))["id"]
+        return who
+
+    def place_order(
+        self, who: dict[str, Any], items: list[dict[str, Any]], address_id: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """`POST /orders` as `who`, shipped to `address_id` (default: `who["address_id"]`)."""
+        body = {"items": items, "shipping_address_id": address_id or who["address_id"]}
+        return self.post("/orders", token=who["token"], json=body, **kwargs)
+
     # ------------------------------------------------------------------ AWS
     def client(self, service: str) -> Any:
         """boto3 on the emulator; never affected by injected faults (it is the test's eye)."""
@@ -271,6 +376,12 @@ class ShopStack:
         return int(attributes["ApproximateNumberOfMessages"]) + int(
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
+
+    def settle(self, queue: str = "OrderEmailQueue", quiet: float = 2.0, timeout: float = 60.0) -> None:
+        """Until `queue` has stayed empty for `quiet` seconds: whatever was on its way has arrived,
+        so counting e-mails now also counts any duplicate."""
+        if not wait_quiet(lambda: self.queue_depth(queue), quiet, timeout):
+            raise AssertionError(f"{queue} did not empty within {timeout:g}s")
 
     # ------------------------------------------------------------------ mail
     def emails(self) -> list[dict[str, Any]]:

@@ -227,31 +227,22 @@ def test_customer_shops_end_to_end_and_staff_ship_the_order(
 def test_customer_cancels_an_order_and_sees_the_rate_limit_plainly(
     person: Callable[..., Any], stack: ShopStack
 ) -> None:
-    customer = stack.new_user()
-    user_id = customer["user"]["id"]
-    address = stack.post(
-        f"/auth/user/{user_id}/addresses",
-        token=customer["token"],
-        json={
+    customer = stack.new_shopper(
+        {
             "street": "5 Rue de Rivoli",
             "city": "Paris",
             "state": "IDF",
             "postal_code": "75001",
             "country": "France",
-        },
+        }
     )
-    assert address.status_code == 201, address.text
     product = stack.get("/products", params={"limit": 1}).json()["products"][0]
     # Use up the order allowance through the API (whatever ORDER_RATE_LIMIT is, up to 20).
     created: list[dict[str, Any]] = []
     for _ in range(20):
-        answer = stack.post(
-            "/orders",
-            token=customer["token"],
-            json={
-                "items": [{"product_id": product["id"], "quantity": 1}],
-                "shipping_address_id": address.json()["id"],
-            },
+        answer = stack.place_order(
+            customer,
+            [{"product_id": product["id"], "quantity": 1}],
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         if answer.status_code == 429:

@@ -33,11 +33,7 @@ ONE_MB = 1024 * 1024
 @pytest.fixture(scope="module")
 def shopper(stack: ShopStack) -> dict[str, Any]:
     """A customer with an address (module-wide: the tests below place few orders)."""
-    who = stack.new_user()
-    address = stack.post(f"/auth/user/{who['user']['id']}/addresses", token=who["token"], json=ADDRESS)
-    assert address.status_code == 201, address.text
-    who["address_id"] = address.json()["id"]
-    return who
+    return stack.new_shopper(ADDRESS)
 
 
 def assert_clean_error(response: requests.Response, *statuses: int) -> dict[str, Any]:
@@ -294,14 +290,8 @@ def test_sql_and_script_strings_are_just_text(stack: ShopStack) -> None:
 
     # ... and in the e-mail the shop sends, user text is escaped, never markup
     street = '<img src=x onerror="alert(2)">'
-    address = stack.post(
-        f"/auth/user/{uid}/addresses", token=who["token"], json={**ADDRESS, "street": street}
-    )
-    order = stack.post(
-        "/orders",
-        token=who["token"],
-        json={"items": [{"product_id": 1, "quantity": 1}], "shipping_address_id": address.json()["id"]},
-    )
+    address = stack.add_address(who, **{**ADDRESS, "street": street})
+    order = stack.place_order(who, [{"product_id": 1, "quantity": 1}], address_id=address["id"])
     assert order.status_code == 201, order.text
     (mail,) = stack.wait_for_emails(lambda m: who["email"] in m["to"], timeout=60)
     assert "<script>" not in mail["html"] and "<img src=x" not in mail["html"]

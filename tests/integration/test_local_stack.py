@@ -197,23 +197,8 @@ def test_an_order_becomes_a_confirmation_email_through_stream_topic_and_queue(
     pytest.importorskip("orders_api")
     pytest.importorskip("orders_publisher")
     pytest.importorskip("email_sender")
-    address = stack.post(
-        f"/auth/user/{user['user']['id']}/addresses",
-        token=user["token"],
-        json={
-            "street": "1 Main St",
-            "city": "Springfield",
-            "state": "IL",
-            "postal_code": "62701",
-            "country": "US",
-        },
-    )
-    assert address.status_code == 201, address.text
-    order = stack.post(
-        "/orders",
-        token=user["token"],
-        json={"items": [{"product_id": 1, "quantity": 2}], "shipping_address_id": address.json()["id"]},
-    )
+    address = stack.add_address(user)  # DEFAULT_ADDRESS: 1 Main St, Springfield
+    order = stack.place_order(user, [{"product_id": 1, "quantity": 2}], address_id=address["id"])
     assert order.status_code == 201, order.text
     number = order.json()["order_number"]
     (mail,) = stack.wait_for_emails(lambda m: number in m["subject"], timeout=30)

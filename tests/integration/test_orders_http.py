@@ -19,21 +19,18 @@ from shop_local.testing import ShopStack
 @pytest.fixture
 def customer(stack: ShopStack) -> dict[str, Any]:
     """A fresh customer with one address: {token, user_id, email, address_id, ...}."""
-    who = stack.new_user(first_name="Grace <Admiral>", last_name="Hopper")
-    user_id = who["user"]["id"]
-    address = stack.post(
-        f"/auth/user/{user_id}/addresses",
-        token=who["token"],
-        json={
+    who = stack.new_shopper(
+        {
             "street": "1 Navy Yard",
             "city": "Arlington",
             "state": "VA",
             "postal_code": "22202",
             "country": "US",
         },
+        first_name="Grace <Admiral>",
+        last_name="Hopper",
     )
-    assert address.status_code == 201, address.text
-    return {**who, "user_id": user_id, "address_id": address.json()["id"]}
+    return {**who, "user_id": who["user"]["id"]}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ follow a request through all of them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -46,22 +45,6 @@ def cache(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-def shopper(stack: ShopStack) -> dict[str, Any]:
-    """A new customer with a shipping address."""
-    who = stack.new_user()
-    address = stack.post(f"/auth/user/{who['user']['id']}/addresses", token=who["token"], json=ADDRESS)
-    assert address.status_code == 201, address.text
-    who["address_id"] = address.json()["id"]
-    return who
-
-
-def place(
-    stack: ShopStack, who: dict[str, Any], items: list[dict[str, int]], **kwargs: Any
-) -> requests.Response:
-    body = {"items": items, "shipping_address_id": who["address_id"]}
-    return stack.post("/orders", token=who["token"], json=body, **kwargs)
-
-
 def my_orders(stack: ShopStack, who: dict[str, Any]) -> list[dict[str, Any]]:
     response = stack.get(f"/users/{who['user']['id']}/orders", token=who["token"], params={"limit": 50})
     assert response.status_code == 200, response.text
@@ -76,22 +59,6 @@ def fault_hits(stack: ShopStack, service: str) -> int:
     """How many requests the active faults of `service` have refused so far."""
     faults = stack.get("/_dev/faults").json()["faults"]
     return sum(int(fault["hits"]) for fault in faults if fault["service"] == service)
-
-
-def settle(stack: ShopStack, quiet: float = 2.0, timeout: float = 60.0) -> None:
-    """Until the e-mail queue has stayed empty for `quiet` seconds: whatever was on its way has
-    arrived, so counting e-mails now also counts any duplicate."""
-    deadline = time.monotonic() + timeout
-    empty_since: float | None = None
-    while time.monotonic() < deadline:
-        if stack.queue_depth("OrderEmailQueue"):
-            empty_since = None
-        elif empty_since is None:
-            empty_since = time.monotonic()
-        elif time.monotonic() - empty_since >= quiet:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the e-mail queue did not empty within {timeout:g}s")
 
 
 def dead_letters(stack: ShopStack, marker: str) -> list[dict[str, Any]]:
@@ -125,12 +92,12 @@ def upstream_price(stack: ShopStack, product_id: int) -> Decimal:
 def test_orders_and_changes_made_while_sns_is_down_are_each_emailed_once_it_is_back(
     stack: ShopStack, no_faults: ShopStack
 ) -> None:
-    buyer = shopper(stack)
+    buyer = stack.new_shopper(ADDRESS)
     admin = stack.admin_token()
     stack.fail("sns", action="Publish")
     try:
-        first = place(stack, buyer, [{"product_id": 3, "quantity": 1}])
-        second = place(stack, buyer, [{"product_id": 4, "quantity": 2}])
+        first = stack.place_order(buyer, [{"product_id": 3, "quantity": 1}])
+        second = stack.place_order(buyer, [{"product_id": 4, "quantity": 2}])
         assert first.status_code == 201, first.text  # saved, whatever SNS does
         assert second.status_code == 201, second.text
         confirmed = stack.put(
@@ -148,7 +115,7 @@ def test_orders_and_changes_made_while_sns_is_down_are_each_emailed_once_it_is_b
         [f"Order Confirmation - {one}", f"Order Confirmation - {two}", f"Order Confirmed - {one}"]
     )
     stack.wait_for_emails(lambda mail: buyer["email"] in mail["to"], timeout=60, count=3)
-    settle(stack)
+    stack.settle()
     assert sorted(mail["subject"] for mail in mails_to(stack, buyer["email"])) == expected
     statuses = {order["order_number"]: order["status"] for order in my_orders(stack, buyer)}
     assert statuses == {one: "confirmed", two: "pending"}
@@ -160,14 +127,14 @@ def test_orders_and_changes_made_while_sns_is_down_are_each_emailed_once_it_is_b
 def test_a_batch_of_emails_ses_refuses_for_a_while_is_retried_and_each_sent_once(
     stack: ShopStack, no_faults: ShopStack
 ) -> None:
-    settle(stack)  # nothing of an earlier test may use up the fault
-    buyers = [shopper(stack) for _ in range(3)]
+    stack.settle()  # nothing of an earlier test may use up the fault
+    buyers = [stack.new_shopper(ADDRESS) for _ in range(3)]
     # Four refusals per message: one whole call of each (the client's own retries included) fails.
     refusals = 4 * len(buyers)
     stack.fail("ses", action="SendRawEmail", times=refusals)
     numbers = []
     for n, buyer in enumerate(buyers):
-        created = place(stack, buyer, [{"product_id": 5 + n, "quantity": 1}])
+        created = stack.place_order(buyer, [{"product_id": 5 + n, "quantity": 1}])
         assert created.status_code == 201, created.text
         numbers.append(created.json()["order_number"])
 
@@ -175,7 +142,7 @@ def test_a_batch_of_emails_ses_refuses_for_a_while_is_retried_and_each_sent_once
     stack.wait_for_emails(lambda mail: any(a in mail["to"] for a in addresses), timeout=60, count=3)
     # SES really refused those sends: the fault is used up (it is dropped after `times` refusals)
     assert [fault for fault in stack.get("/_dev/faults").json()["faults"] if fault["service"] == "ses"] == []
-    settle(stack)
+    stack.settle()
     for buyer, number in zip(buyers, numbers, strict=True):
         assert [mail["subject"] for mail in mails_to(stack, buyer["email"])] == [
             f"Order Confirmation - {number}"
@@ -187,11 +154,11 @@ def test_a_batch_of_emails_ses_refuses_for_a_while_is_retried_and_each_sent_once
 def test_an_email_ses_keeps_refusing_ends_in_the_dlq_and_a_redrive_sends_it_once(
     stack: ShopStack, no_faults: ShopStack
 ) -> None:
-    settle(stack)
-    buyer = shopper(stack)
+    stack.settle()
+    buyer = stack.new_shopper(ADDRESS)
     stack.fail("ses", action="SendRawEmail")
     try:
-        created = place(stack, buyer, [{"product_id": 8, "quantity": 1}])
+        created = stack.place_order(buyer, [{"product_id": 8, "quantity": 1}])
         assert created.status_code == 201, created.text
         order = created.json()
         # five receives, each refused: the queue gives up on it and the DLQ keeps it
@@ -205,7 +172,7 @@ def test_an_email_ses_keeps_refusing_ends_in_the_dlq_and_a_redrive_sends_it_once
     sqs.send_message(QueueUrl=stack.queue_url("OrderEmailQueue"), MessageBody=dead["Body"])
     sqs.delete_message(QueueUrl=stack.queue_url("OrderEmailDLQ"), ReceiptHandle=dead["ReceiptHandle"])
     stack.wait_for_emails(lambda mail: buyer["email"] in mail["to"], timeout=30)
-    settle(stack)
+    stack.settle()
     assert [mail["subject"] for mail in mails_to(stack, buyer["email"])] == [
         f"Order Confirmation - {order['order_number']}"
     ]
@@ -219,19 +186,19 @@ def test_with_redis_down_orders_are_created_at_upstream_prices_and_the_limit_fai
     stack: ShopStack, no_faults: ShopStack, cache: redis.Redis
 ) -> None:
     # With Redis up, a customer's fourth order within five minutes is refused ...
-    control = shopper(stack)
-    statuses = [place(stack, control, [{"product_id": 2, "quantity": 1}]).status_code for _ in range(4)]
+    control = stack.new_shopper(ADDRESS)
+    statuses = [stack.place_order(control, [{"product_id": 2, "quantity": 1}]).status_code for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
 
     # ... with Redis down, nothing refuses it: the limit fails open, and the log says so.
-    buyer = shopper(stack)
+    buyer = stack.new_shopper(ADDRESS)
     cache.delete(*[f"product:{pid}" for pid in UNCACHED])
     before = {pid: upstream_calls(stack, pid) for pid in (31, 32)}
     log_start = len(stack.log_text())
     stack.fail("redis")
     try:
         items = [{"product_id": 31, "quantity": 1}, {"product_id": 32, "quantity": 2}]
-        created = [place(stack, buyer, items) for _ in range(4)]
+        created = [stack.place_order(buyer, items) for _ in range(4)]
         assert [reply.status_code for reply in created] == [201] * 4, created[-1].text
         assert "failing open" in stack.log_text()[log_start:]
     finally:
@@ -256,14 +223,16 @@ def test_with_redis_down_orders_are_created_at_upstream_prices_and_the_limit_fai
 def test_with_the_product_api_down_cached_products_are_ordered_and_the_rest_is_a_clear_503(
     stack: ShopStack, no_faults: ShopStack, cache: redis.Redis
 ) -> None:
-    buyer = shopper(stack)
+    buyer = stack.new_shopper(ADDRESS)
     cached = stack.get("/products/33")
     assert cached.status_code == 200, cached.text
     cache.delete("product:34")
     stack.fail("products-api")
     try:
-        ok = place(stack, buyer, [{"product_id": 33, "quantity": 2}])
-        refused = place(stack, buyer, [{"product_id": 33, "quantity": 1}, {"product_id": 34, "quantity": 1}])
+        ok = stack.place_order(buyer, [{"product_id": 33, "quantity": 2}])
+        refused = stack.place_order(
+            buyer, [{"product_id": 33, "quantity": 1}, {"product_id": 34, "quantity": 1}]
+        )
         page = stack.get("/products/34")
         still = stack.get("/products/33")
     finally:
@@ -277,23 +246,23 @@ def test_with_the_product_api_down_cached_products_are_ordered_and_the_rest_is_a
     assert still.status_code == 200 and still.json()["id"] == 33
     # the refused order left nothing behind, and did not use up a slot of the rate limit
     assert [order["id"] for order in my_orders(stack, buyer)] == [ok.json()["id"]]
-    again = place(stack, buyer, [{"product_id": 34, "quantity": 1}])
+    again = stack.place_order(buyer, [{"product_id": 34, "quantity": 1}])
     assert again.status_code == 201, again.text
 
 
 def test_a_slow_product_api_is_given_up_on_within_seconds_while_cached_products_are_served(
     stack: ShopStack, no_faults: ShopStack, cache: redis.Redis
 ) -> None:
-    buyer = shopper(stack)
+    buyer = stack.new_shopper(ADDRESS)
     assert stack.get("/products/33").status_code == 200
     cache.delete("product:35")
     stack.slow("products-api", 45)
     try:
         # The client waits 20 s at most: a function that waited for the upstream's 45 s would
         # make these requests fail with a timeout instead of answering.
-        refused = place(stack, buyer, [{"product_id": 35, "quantity": 1}], timeout=20)
+        refused = stack.place_order(buyer, [{"product_id": 35, "quantity": 1}], timeout=20)
         page = stack.get("/products/35", timeout=20)
-        ok = place(stack, buyer, [{"product_id": 33, "quantity": 1}], timeout=20)
+        ok = stack.place_order(buyer, [{"product_id": 33, "quantity": 1}], timeout=20)
     finally:
         stack.clear_faults()
 

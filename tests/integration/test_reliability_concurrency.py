@@ -21,13 +21,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from shop_local.template import Template
-from shop_local.testing import ShopStack
+from shop_local.testing import ShopStack, proxy_event
 
 ADDRESS = {
     "street": "9 Race Rd",
@@ -40,25 +39,14 @@ ADDRESS = {
 # Runs in a fresh interpreter (no threads yet, so forking is safe): import the handler once, fork
 # one child per event, release them together, collect (index, status, body) in a result file.
 CONTAINERS = r"""
-import importlib, json, multiprocessing, sys, uuid
+import importlib, json, multiprocessing, sys
+
+from shop_local.runtime import lambda_context
+from shop_local.template import Template
 
 spec = json.load(sys.stdin)
 handler = getattr(importlib.import_module(spec["module"]), "lambda_handler")
-
-
-class Context:
-    function_name = spec["function"]
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + spec["function"]
-    log_group_name = "/aws/lambda/race"
-    log_stream_name = "race"
-
-    def __init__(self):
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self):
-        return 10_000
+template = Template()  # read once, before the fork
 
 
 ctx = multiprocessing.get_context("fork")
@@ -67,9 +55,10 @@ results = ctx.SimpleQueue()
 
 
 def run(index, event):
+    context = lambda_context(spec["function"], template)
     barrier.wait(timeout=60)
     try:
-        reply = handler(event, Context())
+        reply = handler(event, context)
         results.put((index, reply["statusCode"], reply.get("body")))
     except Exception as exc:  # a crash is a result too: the test shows it
         results.put((index, 0, repr(exc)))
@@ -142,55 +131,9 @@ def race(
     return results
 
 
-def proxy_event(
-    method: str,
-    resource: str,
-    path: str,
-    body: Any,
-    *,
-    caller: dict[str, Any] | None = None,
-    path_params: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """The REST proxy event API Gateway sends; `caller` is what the TOKEN authorizer passed on."""
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    context: dict[str, Any] = {
-        "resourcePath": resource,
-        "httpMethod": method,
-        "path": f"/dev{path}",
-        "stage": "dev",
-        "requestId": str(uuid.uuid4()),
-        "identity": {"sourceIp": "127.0.0.1"},
-    }
-    if caller is not None:
-        context["authorizer"] = {"principalId": caller["user_id"], **caller}
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": path_params,
-        "stageVariables": None,
-        "requestContext": context,
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
-
-
 def caller_of(who: dict[str, Any], role: str = "customer") -> dict[str, str]:
     user = who["user"]
     return {"user_id": user["id"], "username": user["username"], "email": user["email"], "role": role}
-
-
-def shopper(stack: ShopStack) -> dict[str, Any]:
-    who = stack.new_user()
-    address = stack.post(f"/auth/user/{who['user']['id']}/addresses", token=who["token"], json=ADDRESS)
-    assert address.status_code == 201, address.text
-    who["address_id"] = address.json()["id"]
-    return who
 
 
 def make_admin(stack: ShopStack) -> dict[str, Any]:
@@ -206,21 +149,6 @@ def make_admin(stack: ShopStack) -> dict[str, Any]:
     )
     who["token"] = stack.login(who["username"], who["password"])  # the token carries the role
     return who
-
-
-def settle(stack: ShopStack, quiet: float = 2.0, timeout: float = 60.0) -> None:
-    """Until the e-mail queue has stayed empty for `quiet` seconds (duplicates would have arrived)."""
-    deadline = time.monotonic() + timeout
-    empty_since: float | None = None
-    while time.monotonic() < deadline:
-        if stack.queue_depth("OrderEmailQueue"):
-            empty_since = None
-        elif empty_since is None:
-            empty_since = time.monotonic()
-        elif time.monotonic() - empty_since >= quiet:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the e-mail queue did not empty within {timeout:g}s")
 
 
 def subjects_to(stack: ShopStack, address: str) -> list[str]:
@@ -244,7 +172,7 @@ def test_twenty_simultaneous_registrations_of_one_username_make_one_account(
         }
         for n in range(20)
     ]
-    events = [proxy_event("POST", "/auth/register", "/auth/register", body) for body in bodies]
+    events = [proxy_event("POST", "/auth/register", body=body) for body in bodies]
 
     results = race(stack, tmp_path, "AuthFunction", events)
 
@@ -267,7 +195,7 @@ def test_twenty_simultaneous_registrations_of_one_username_make_one_account(
 def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent(
     stack: ShopStack, tmp_path: Path
 ) -> None:
-    buyer = shopper(stack)
+    buyer = stack.new_shopper(ADDRESS)
     first_admin = stack.admin_token()
     me = stack.post("/auth/verify-token", token=first_admin).json()
     admin_a = {"user_id": me["user_id"], "username": me["username"], "email": me["email"], "role": "admin"}
@@ -275,14 +203,7 @@ def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent
 
     orders = []
     for product_id in (10, 11, 12):  # three races (the customer's three orders in the window)
-        created = stack.post(
-            "/orders",
-            token=buyer["token"],
-            json={
-                "items": [{"product_id": product_id, "quantity": 1}],
-                "shipping_address_id": buyer["address_id"],
-            },
-        )
+        created = stack.place_order(buyer, [{"product_id": product_id, "quantity": 1}])
         assert created.status_code == 201, created.text
         order = created.json()
         confirmed = stack.put(
@@ -295,15 +216,13 @@ def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent
     events = []
     for order in orders:
         for caller, status in ((admin_a, "shipped"), (admin_b, "cancelled")):
-            path = f"/orders/{order['id']}/status"
             events.append(
                 proxy_event(
                     "PUT",
                     "/orders/{order_id}/status",
-                    path,
-                    {"status": status},
-                    caller=caller,
                     path_params={"order_id": order["id"]},
+                    body={"status": status},
+                    authorizer=caller,
                 )
             )
 
@@ -324,20 +243,20 @@ def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent
             f"Order {winner.capitalize()} - {order['order_number']}",
         ]
     stack.wait_for_emails(lambda mail: buyer["email"] in mail["to"], timeout=60, count=len(expected_subjects))
-    settle(stack)
+    stack.settle()
     assert subjects_to(stack, buyer["email"]) == sorted(expected_subjects)
 
 
 def test_twenty_simultaneous_orders_with_one_idempotency_key_make_one_order(
     stack: ShopStack, tmp_path: Path
 ) -> None:
-    buyer = shopper(stack)
+    buyer = stack.new_shopper(ADDRESS)
     assert stack.get("/products/13").status_code == 200  # cached, as after a product page view
     body = {"items": [{"product_id": 13, "quantity": 2}], "shipping_address_id": buyer["address_id"]}
     key = f"race-{uuid.uuid4()}"
     events = [
         proxy_event(
-            "POST", "/orders", "/orders", body, caller=caller_of(buyer), headers={"Idempotency-Key": key}
+            "POST", "/orders", body=body, authorizer=caller_of(buyer), headers={"Idempotency-Key": key}
         )
         for _ in range(20)
     ]
@@ -356,7 +275,7 @@ def test_twenty_simultaneous_orders_with_one_idempotency_key_make_one_order(
     assert [order["id"] for order in listed] == [order_id]
     number = listed[0]["order_number"]
     stack.wait_for_emails(lambda mail: buyer["email"] in mail["to"], timeout=60)
-    settle(stack)
+    stack.settle()
     assert subjects_to(stack, buyer["email"]) == [f"Order Confirmation - {number}"]
     # The race took one slot of the rate limit (3 per 5 minutes): two more orders, then 429.
     more = [stack.post("/orders", token=buyer["token"], json=body).status_code for _ in range(3)]
