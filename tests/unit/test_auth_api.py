@@ -19,6 +19,7 @@ import auth_api
 import auth_authorizer
 import auth_service
 from shop_local.runtime import lambda_context
+from shop_local.testing import proxy_event
 from shop_shared.config import get_settings
 from shop_shared.keys import user_key
 from shop_shared.tokens import decode_token, issue_token, jwt_secret
@@ -44,40 +45,6 @@ class Reply:
         for name, values in (raw.get("multiValueHeaders") or {}).items():
             self.headers.setdefault(name, values[0])
         self.json: Any = json.loads(raw["body"]) if raw["body"] else None
-
-
-def proxy_event(
-    method: str,
-    path: str,
-    *,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    authorizer: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    request_context: dict[str, Any] = {
-        "httpMethod": method,
-        "path": f"/dev{path}",
-        "stage": "dev",
-        "requestId": str(uuid.uuid4()),
-        "accountId": "123456789012",
-        "apiId": "a1b2c3d4e5",
-        "identity": {"sourceIp": "203.0.113.10", "userAgent": "pytest"},
-    }
-    if authorizer is not None:
-        request_context["authorizer"] = {"principalId": authorizer["user_id"], **authorizer}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": request_context,
-        "body": body if isinstance(body, str) or body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 def invoke(event: dict[str, Any]) -> Reply:

@@ -25,6 +25,7 @@ import redis
 import orders_api
 import orders_service
 from shop_local.runtime import lambda_context
+from shop_local.testing import proxy_event
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller
 from shop_shared.jsonutil import money
@@ -138,46 +139,17 @@ def add_address(user_id: str, address_id: str, street: str = "1 Main St") -> Non
 
 
 def api_event(
-    method: str,
-    resource: str,
-    caller: Caller,
-    *,
-    path_params: dict[str, str] | None = None,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
+    method: str, resource: str, caller: Caller, *, headers: dict[str, str] | None = None, **request: Any
 ) -> dict[str, Any]:
-    path = resource
-    for name, value in (path_params or {}).items():
-        path = path.replace("{" + name + "}", value)
-    all_headers = {"Content-Type": "application/json", "Authorization": "Bearer x", **(headers or {})}
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_params,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/dev{path}",
-            "stage": "dev",
-            "requestId": str(uuid.uuid4()),
-            "authorizer": {
-                "principalId": caller.user_id,
-                "user_id": caller.user_id,
-                "username": caller.username,
-                "email": caller.email,
-                "role": caller.role,
-            },
-        },
-        "body": body if body is None or isinstance(body, str) else json.dumps(body),
-        "isBase64Encoded": False,
+    """A request from `caller`, as API Gateway passes it on once the authorizer allowed it."""
+    authorizer = {
+        "user_id": caller.user_id,
+        "username": caller.username,
+        "email": caller.email,
+        "role": caller.role,
     }
+    all_headers = {"Authorization": "Bearer x", **(headers or {})}
+    return proxy_event(method, resource, headers=all_headers, authorizer=authorizer, **request)
 
 
 @dataclass
