@@ -113,7 +113,9 @@ def ses(aws: object) -> Any:
 # ------------------------------------------------------------------------------ sample events
 
 
-def test_sample_confirmation_event_sends_the_confirmation(aws: object) -> None:
+def test_sample_confirmation_event_sends_the_confirmation(
+    aws: object, sample_confirmation_lines: tuple[str, ...]
+) -> None:
     event = sample_event("email-order-created.json")
     response = email_sender.lambda_handler(event, lambda_context("EmailFunction"))
 
@@ -124,11 +126,8 @@ def test_sample_confirmation_event_sends_the_confirmation(aws: object) -> None:
     assert mail.subject == "Order Confirmation - ORD-2026-000042"
     assert mail.message.get_content_type() == "multipart/alternative"
     for body in (mail.text, mail.html):
-        assert "Hello Ada," in body
-        assert "Wireless Mouse x 2 = $59.98" in body
-        assert "x 1 = $1,029.99" in body
-        assert "Total: $1,089.97" in body
-        assert "Payment method: Credit card" in body
+        for line in sample_confirmation_lines:
+            assert line in body
 
 
 def test_sample_status_event_sends_the_status_email(aws: object) -> None:
