@@ -1,10 +1,11 @@
 """Run as a script by the cold-start benchmark, in a fresh interpreter:
 
-    python bench/_cold_child.py RESULT.json MODULE[:ATTRIBUTE] [EVENT.json]
+    python bench/_cold_child.py RESULT.json MODULE[:ATTRIBUTE] [EVENT.json CONTEXT_JSON]
 
 imports MODULE (timed), then calls MODULE.ATTRIBUTE(event, context) once (timed), and writes the
 figures to RESULT.json (stdout belongs to the function's logs). Nothing but the standard library
-is imported before the clock starts.
+is imported before the clock starts. The context is the local stack's
+(`shop_local.runtime.LambdaContext.start(**CONTEXT_JSON)`), made between the two clocks.
 """
 
 import time
@@ -14,22 +15,6 @@ T0 = time.perf_counter()
 import importlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import uuid  # noqa: E402
-
-
-class Context:
-    function_name = "cold-start"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cold-start"
-    log_group_name = "/aws/lambda/cold-start"
-    log_stream_name = "cold-start"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def outcome(result: object) -> str:
@@ -51,10 +36,16 @@ def main() -> None:
     t1 = time.perf_counter()
     figures = {"import_s": t1 - T0, "invoke_s": 0.0, "outcome": "-"}
     if event_path:
+        # Not on either clock; besides the standard library (loaded by the handler already) this
+        # imports only shop_local.runtime itself.
+        from shop_local.runtime import LambdaContext
+
+        context = LambdaContext.start(**json.loads(sys.argv[4]))
+        t1 = time.perf_counter()
         with open(event_path, encoding="utf-8") as handle:
             event = json.load(handle)
         try:
-            result = getattr(module, attribute or "lambda_handler")(event, Context())
+            result = getattr(module, attribute or "lambda_handler")(event, context)
             figures["outcome"] = outcome(result)
         except Exception as exc:  # an authorizer's "Unauthorized" is an answer, not a crash
             figures["outcome"] = f"raised {type(exc).__name__}: {exc}"[:80]

@@ -30,6 +30,7 @@ from bench.common import (
     run_child,
     table,
 )
+from shop_local.runtime import FunctionRuntime
 
 EVENTS_DIR = ROOT / "events"
 CHILD = Path(__file__).with_name("_cold_child.py")
@@ -134,13 +135,21 @@ def personalise(event: dict[str, Any], seeded: dict[str, Any], marks: dict[str, 
 
 
 # ---------------------------------------------------------------------------- timing
-def run_cold(target: str, env: dict[str, str], work: Path, event: dict[str, Any] | None) -> dict[str, Any]:
+def run_cold(
+    target: str,
+    env: dict[str, str],
+    work: Path,
+    event: dict[str, Any] | None,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One fresh interpreter: imports `target`, then serves `event` (if any) with a Lambda context
+    made of `context` (`LambdaContext.start`'s arguments)."""
     out = work / f"cold-{uuid.uuid4().hex}.json"
     args = [PYTHON, str(CHILD), str(out), target]
     if event is not None:
         event_path = work / f"event-{uuid.uuid4().hex}.json"
         event_path.write_text(json.dumps(event), encoding="utf-8")
-        args.append(str(event_path))
+        args += [str(event_path), json.dumps(context or {})]
     started = time.perf_counter()
     with (work / "cold.log").open("ab") as log:
         subprocess.run(args, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120)
@@ -190,6 +199,7 @@ def run(services: Services, work: Path, repeats: int = 5) -> Section:
     functions = services.template.functions()
 
     targets: dict[str, tuple[str, dict[str, str], dict[str, Any] | None, str]] = {}
+    contexts: dict[str, dict[str, Any]] = {}  # what the child makes its Lambda context of
     base_env = services.env(ORDER_RATE_LIMIT="100000/60")
     targets[BASELINE] = ("boto3", base_env, None, "-")
     for function_id, spec in list(functions.items()):
@@ -205,13 +215,20 @@ def run(services: Services, work: Path, repeats: int = 5) -> Section:
         env["PYTHONPATH"] = function_pythonpath(spec.code_uri)
         path, _ = chosen[function_id]
         targets[function_id] = (f"{spec.module}:{spec.attribute}", env, chosen[function_id][1], path.name)
+        function = FunctionRuntime(spec, services.template)
+        contexts[function_id] = {
+            "function_name": function.name,
+            "function_arn": function.arn,
+            "memory_size": spec.memory_size,
+            "timeout": spec.timeout,
+        }
 
     # One unmeasured round first: writes the bytecode caches, warms the OS page cache.
     samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for round_no in range(repeats + 1):
         for name, (target, env, event, _) in targets.items():
             personal = personalise(event, seeded, marks) if event is not None else None
-            figures = run_cold(target, env, work, personal)
+            figures = run_cold(target, env, work, personal, contexts.get(name))
             if round_no:
                 samples[name].append(figures)
 

@@ -1,83 +1,20 @@
 """Calls the functions in-process, the way API Gateway and Lambda would: routes from template.yaml,
-API Gateway proxy events, the TOKEN authorizer's context passed on to protected routes, and a
-Lambda context object. Used by the benchmarks' child processes, whose environment already points
-at the embedded services (see `common.Services.env`).
+API Gateway proxy events (`shop_local.testing.proxy_event`), the TOKEN authorizer's context passed
+on to protected routes, and the local stack's Lambda context. Used by the benchmarks' child
+processes, whose environment already points at the embedded services (see `common.Services.env`).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shop_local.template import ApiRoute, FunctionSpec, Template
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "bench"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id: str = ""
-    log_group_name: str = "/aws/lambda/bench"
-    log_stream_name: str = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def context_for(spec: FunctionSpec) -> LambdaContext:
-    return LambdaContext(
-        function_name=spec.logical_id,
-        memory_limit_in_mb=spec.memory_size,
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}",
-        aws_request_id=str(uuid.uuid4()),
-    )
-
-
-def proxy_event(
-    route: ApiRoute,
-    path: str,
-    path_params: dict[str, str],
-    *,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-    authorizer: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
-    raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
-    request_context: dict[str, Any] = {
-        "resourcePath": route.path,
-        "httpMethod": route.method,
-        "path": f"/dev{path}",
-        "stage": "dev",
-        "requestId": str(uuid.uuid4()),
-        "accountId": "123456789012",
-        "apiId": "local",
-        "protocol": "HTTP/1.1",
-        "identity": {"sourceIp": "127.0.0.1", "userAgent": "bench"},
-    }
-    if authorizer is not None:
-        request_context["authorizer"] = authorizer
-    return {
-        "resource": route.path,
-        "path": path,
-        "httpMethod": route.method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_params or None,
-        "stageVariables": None,
-        "requestContext": request_context,
-        "body": raw_body,
-        "isBase64Encoded": False,
-    }
+from shop_local.runtime import FunctionRuntime
+from shop_local.template import ApiRoute, Template
+from shop_local.testing import proxy_event
 
 
 @dataclass
@@ -91,6 +28,8 @@ class Harness:
     def __init__(self, template: Template | None = None) -> None:
         self.template = template or Template(parameter_overrides={"TracingEnabled": "false"})
         self.functions = self.template.functions()
+        # One per function, made once: its context() is the only per-invocation cost (timed by overhead.py)
+        self.runtimes = {fid: FunctionRuntime(spec, self.template) for fid, spec in self.functions.items()}
         self.routes = self.template.api_routes()
         self.authorizer = next(iter(self.template.authorizers().values()), None)
         self._authorized: dict[str, dict[str, Any]] = {}
@@ -100,7 +39,7 @@ class Harness:
         return getattr(importlib.import_module(spec.module), spec.attribute)
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        return self.handler(function_id)(event, context_for(self.functions[function_id]))
+        return self.handler(function_id)(event, self.runtimes[function_id].context())
 
     def route(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]]:
         for route in self.routes:
@@ -144,21 +83,19 @@ class Harness:
             if route.authorizer:
                 authorizer = self.authorize(token, method, parts.path)
         event = proxy_event(
-            route, parts.path, params, body=body, headers=headers, query=query, authorizer=authorizer
+            method,
+            route.path,
+            path_params=params,
+            query=query,
+            headers={"Accept": "application/json", **headers},
+            body=body,
+            authorizer=authorizer,
         )
         return route.function_id, event
 
-    def call(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Any = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        function_id, event = self.event(method, url, body=body, token=token, headers=headers)
-        return self.send(function_id, event)
+    def call(self, method: str, url: str, **request: Any) -> Reply:
+        """`event(method, url, **request)` sent to its function."""
+        return self.send(*self.event(method, url, **request))
 
     def send(self, function_id: str, event: dict[str, Any]) -> Reply:
         result = self.invoke(function_id, event)

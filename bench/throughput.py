@@ -37,6 +37,7 @@ from bench.common import (
     redis_url,
     table,
 )
+from shop_local.testing import wait_quiet
 
 ADMIN_PASSWORD = "bench-admin-password"
 EMAILS = 1000
@@ -139,20 +140,6 @@ def _backlog(sqs: Any, queue_url: str) -> int:
     )
 
 
-def _wait_idle(sqs: Any, queue_url: str, quiet: float = 3.0, limit: float = 300.0) -> None:
-    """Until the queue has stayed empty for `quiet` seconds (the orders' own e-mails are done)."""
-    deadline = time.perf_counter() + limit
-    empty_since: float | None = None
-    while time.perf_counter() < deadline:
-        if _backlog(sqs, queue_url):
-            empty_since = None
-        elif empty_since is None:
-            empty_since = time.perf_counter()
-        elif time.perf_counter() - empty_since >= quiet:
-            return
-        time.sleep(0.2)
-
-
 def email_run(base: str, client: Client, order: dict[str, Any]) -> tuple[float, int, int]:
     """Queue EMAILS order.created events for `order` to an address of this run's own; the seconds
     until the queue is drained, how many e-mails SES accepted for that address, and the ms the
@@ -172,7 +159,8 @@ def email_run(base: str, client: Client, order: dict[str, Any]) -> tuple[float, 
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    _wait_idle(sqs, queue_url)
+    # Once the orders' own e-mails are done (the queue stayed empty for 3 s; at most 300 s).
+    wait_quiet(lambda: _backlog(sqs, queue_url), quiet=3.0, timeout=300.0)
     run_id = uuid.uuid4().hex[:8]
     recipient = f"bench-{run_id}@example.com"
     customer = Customer(user_id=client.user_id, email=recipient, first_name="Load", last_name="Test")
