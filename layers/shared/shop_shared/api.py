@@ -120,6 +120,12 @@ def _body_not_text(event: dict[str, Any]) -> bool:
     return False
 
 
+def _proxy_error(status: int, message: str, code: str) -> dict[str, Any]:
+    """An error answered before the resolver runs, as a proxy response."""
+    body = jsonutil.dumps(error_body(message, code))
+    return {"statusCode": status, "headers": dict(JSON_HEADERS), "body": body, "isBase64Encoded": False}
+
+
 def api_handler(
     app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, tracer: Tracer
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -131,11 +137,9 @@ def api_handler(
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if _body_too_large(event):
-            body = jsonutil.dumps(error_body("Request body is larger than 1 MB", "payload_too_large"))
-            return {"statusCode": 413, "headers": dict(JSON_HEADERS), "body": body, "isBase64Encoded": False}
+            return _proxy_error(413, "Request body is larger than 1 MB", "payload_too_large")
         if _body_not_text(event):
-            body = jsonutil.dumps(error_body("Request body is not valid JSON", "invalid_json"))
-            return {"statusCode": 400, "headers": dict(JSON_HEADERS), "body": body, "isBase64Encoded": False}
+            return _proxy_error(400, "Request body is not valid JSON", "invalid_json")
         return app.resolve(event, context)
 
     return handler
