@@ -16,6 +16,7 @@ Product images are SVGs generated here, so the storefront works without the inte
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -30,6 +31,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
+# One line per API request, so `make run` shows when a read reached the "upstream" (a cache miss).
+log = logging.getLogger("shop_local.standin")
 DEFAULT_LIMIT = 50
 FAULT_MODES = ("ok", "down", "slow")
 MAX_SLOW_SECONDS = 60.0
@@ -114,6 +117,13 @@ class StandIn:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         response = self.dispatch(request)
+        if request.path.startswith("/api"):
+            log.info(
+                "product API stand-in: %s %s %s",
+                request.method,
+                request.full_path.rstrip("?"),
+                response.status_code,
+            )
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
