@@ -319,16 +319,6 @@ class StreamPoller(Poller):
             )
         return True
 
-    def _iterator_at(self, shard_id: str, sequence_number: str) -> str:
-        return str(
-            self.client.get_shard_iterator(
-                StreamArn=self.stream_arn,
-                ShardId=shard_id,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                SequenceNumber=sequence_number,
-            )["ShardIterator"]
-        )
-
     def _iterator_after(self, shard_id: str, sequence_number: str) -> str:
         return str(
             self.client.get_shard_iterator(
