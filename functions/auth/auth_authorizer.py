@@ -50,8 +50,7 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
         aws.table(get_settings().users_table)
         .get_item(
             Key=keys.user_key(claims.user_id),
-            ProjectionExpression="is_active, #role",
-            ExpressionAttributeNames={"#role": "role"},
+            **aws.projection(("is_active", "role")),
         )
         .get("Item")
     )

@@ -81,12 +81,6 @@ def _cancellation_codes(exc: ClientError) -> list[str] | None:
     return [str(reason.get("Code", "None")) for reason in reasons]
 
 
-def _projection(fields: Iterable[str]) -> dict[str, Any]:
-    """ProjectionExpression arguments; every name aliased (`state`, `role` ... are reserved words)."""
-    names = {f"#{field}": field for field in fields}
-    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
-
-
 def to_user(item: dict[str, Any]) -> User:
     return User(**{field: item[field] for field in USER_FIELDS if field in item})
 
@@ -96,7 +90,9 @@ def to_address(item: dict[str, Any]) -> Address:
 
 
 def _get_profile(user_id: str, fields: Iterable[str], *, consistent: bool = False) -> dict[str, Any] | None:
-    response = _table().get_item(Key=keys.user_key(user_id), ConsistentRead=consistent, **_projection(fields))
+    response = _table().get_item(
+        Key=keys.user_key(user_id), ConsistentRead=consistent, **aws.projection(fields)
+    )
     item: dict[str, Any] | None = response.get("Item")
     return item
 
@@ -315,7 +311,7 @@ def list_addresses(caller: Caller, user_id: str) -> AddressList:
     arguments: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": keys.user_key(user_id)["pk"]},
-        **_projection(("sk", *ADDRESS_FIELDS, "created_at")),
+        **aws.projection(("sk", *ADDRESS_FIELDS, "created_at")),
     }
     items: list[dict[str, Any]] = []
     while True:

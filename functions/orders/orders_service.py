@@ -134,15 +134,12 @@ def load_customer_and_address(user_id: str, address_id: str) -> tuple[Customer, 
     built from the caller's own partition, so another user's address id simply is not found."""
     table_name = get_settings().users_table
     profile_key, address_key = keys.user_key(user_id), keys.address_key(user_id, address_id)
-    fields = ("pk", "sk", *_PROFILE_FIELDS, *_ADDRESS_FIELDS)
-    names = {f"#a{index}": field for index, field in enumerate(fields)}
     request: dict[str, Any] = {
         table_name: {
             "Keys": [profile_key, address_key],
             "ConsistentRead": True,
             # Never read the password hash into this function.
-            "ProjectionExpression": ", ".join(names),
-            "ExpressionAttributeNames": names,
+            **aws.projection(("pk", "sk", *_PROFILE_FIELDS, *_ADDRESS_FIELDS)),
         }
     }
     found: dict[str, dict[str, Any]] = {}

@@ -6,6 +6,7 @@ local stack's embedded emulator.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -37,3 +38,10 @@ def dynamodb() -> DynamoDBServiceResource:
 @cache
 def table(name: str) -> Table:
     return dynamodb().Table(name)
+
+
+def projection(fields: Iterable[str]) -> dict[str, Any]:
+    """ProjectionExpression arguments reading only `fields`, every name aliased (`state`, `role`
+    ... are DynamoDB reserved words)."""
+    names = {f"#{field}": field for field in fields}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
