@@ -118,6 +118,120 @@ def test_bodies_that_are_not_utf8_are_a_4xx(stack: ShopStack, shopper: dict[str,
     assert_clean_error(stack.post("/orders", token=shopper["token"], data=raw, headers=headers), 400, 422)
 
 
+@pytest.fixture(scope="module")
+def routes_with_a_body(stack: ShopStack) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """(method, path, token, a body the route would accept) for each kind of route with a body:
+    public, customer, and admin; the customer and the order are this fixture's own."""
+    who = stack.new_shopper(ADDRESS)
+    placed = stack.place_order(who, [{"product_id": 1, "quantity": 1}])
+    assert placed.status_code == 201, placed.text
+    suffix = uuid.uuid4().hex[:8]
+    return [
+        (
+            "POST",
+            "/auth/register",
+            None,
+            {
+                "username": f"media_{suffix}",
+                "email": f"media_{suffix}@example.com",
+                "first_name": "Media",
+                "last_name": "Type",
+                "password": f"pw-{suffix}-secret",
+            },
+        ),
+        ("POST", "/auth/login", None, {"username": who["username"], "password": who["password"]}),
+        (
+            "POST",
+            "/orders",
+            who["token"],
+            {"items": [{"product_id": 1, "quantity": 1}], "shipping_address_id": who["address_id"]},
+        ),
+        ("POST", f"/auth/user/{who['user']['id']}/addresses", who["token"], ADDRESS),
+        ("PUT", f"/orders/{placed.json()['id']}/status", stack.admin_token(), {"status": "confirmed"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/xml", "application/x-www-form-urlencoded", "text/json; charset=utf-8"],
+)
+def test_a_body_declared_as_anything_but_json_is_415_on_every_route(
+    stack: ShopStack, routes_with_a_body: list[tuple[str, str, str | None, dict[str, Any]]], content_type: str
+) -> None:
+    for method, path, token, body in routes_with_a_body:
+        response = stack.request(
+            method, path, token=token, data=json.dumps(body), headers={"Content-Type": content_type}
+        )
+        assert assert_clean_error(response, 415)["code"] == "unsupported_media_type", (method, path)
+    # Nothing was done: no account, no second order or address, no status change.
+    register_body = routes_with_a_body[0][3]
+    assert stack.post("/auth/login", json=register_body).status_code == 401
+    _, _, token, _ = routes_with_a_body[2]
+    _, addresses_path, _, _ = routes_with_a_body[3]
+    _, status_path, _, _ = routes_with_a_body[4]
+    user_id = addresses_path.split("/")[3]
+    assert len(stack.get(f"/users/{user_id}/orders", token=token).json()["orders"]) == 1
+    assert len(stack.get(addresses_path, token=token).json()["addresses"]) == 1
+    order = stack.get(status_path.removesuffix("/status"), token=token).json()
+    assert order["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["APPLICATION/JSON", "Application/Json; Charset=UTF-8", "application/json;charset=utf-8"]
+)
+def test_json_media_types_match_case_insensitively_with_parameters(
+    stack: ShopStack, content_type: str
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    body = {
+        "username": f"case_{suffix}",
+        "email": f"case_{suffix}@example.com",
+        "first_name": "Case",
+        "last_name": "Insensitive",
+        "password": f"pw-{suffix}-secret",
+    }
+    headers = {"Content-Type": content_type}
+    assert stack.post("/auth/register", data=json.dumps(body), headers=headers).status_code == 201
+    login = {"username": body["username"], "password": body["password"]}
+    assert stack.post("/auth/login", data=json.dumps(login), headers=headers).status_code == 200
+
+
+# A field each route reads, by the last part of its path.
+READ_FIELD = {
+    "register": "password",
+    "login": "password",
+    "orders": "payment_method",
+    "addresses": "is_default",
+    "status": "status",
+}
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["9" * 5000, "1" * 100_000, str(2**64), str(2**63), str(-(2**63) - 1)],
+    ids=["5000-digits", "100000-digits", "2**64", "2**63", "-2**63-1"],
+)
+def test_a_number_too_large_for_64_bits_is_400_invalid_json_on_every_route(
+    stack: ShopStack, routes_with_a_body: list[tuple[str, str, str | None, dict[str, Any]]], number: str
+) -> None:
+    for method, path, token, body in routes_with_a_body:
+        # In a field the route reads, and in one it ignores: neither is a 500 or gets through.
+        field = READ_FIELD[path.rsplit("/", 1)[-1]]
+        for raw in (
+            json.dumps({**body, "extra": 0}).replace('"extra": 0', f'"extra": {number}'),
+            json.dumps({**body, field: 0}).replace(f'"{field}": 0', f'"{field}": {number}'),
+        ):
+            response = stack.request(
+                method, path, token=token, data=raw, headers={"Content-Type": "application/json"}
+            )
+            assert assert_clean_error(response, 400)["code"] == "invalid_json", (method, path)
+    _, orders_path, token, _ = routes_with_a_body[2]
+    big_quantity = routes_with_a_body[2][3]
+    raw = json.dumps(big_quantity).replace('"quantity": 1', f'"quantity": {number}')
+    response = stack.post(orders_path, token=token, data=raw, headers={"Content-Type": "application/json"})
+    assert assert_clean_error(response, 400)["code"] == "invalid_json"
+
+
 # ---------------------------------------------------------------------------------------- types and values
 
 

@@ -3,6 +3,7 @@ body-size limit, and the caller identity the Lambda authorizer put in the reques
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
 from shop_shared import jsonutil
@@ -19,6 +23,31 @@ from shop_shared.errors import ApiError, Unauthorized
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_HEADERS = {"Content-Type": content_types.APPLICATION_JSON}
+JSON_MEDIA_TYPE = "application/json"
+# A JSON integer must fit a signed 64-bit integer (the contract's bound; DynamoDB and every client
+# language hold that much). At most 19 digits, checked before converting: Python refuses to convert
+# strings of more than 4300 digits with a ValueError (a 500), and converting long ones is slow.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INT64_DIGITS = len(str(INT64_MAX))
+
+
+def _int64(text: str) -> int:
+    if len(text.lstrip("-")) <= _INT64_DIGITS:
+        value = int(text)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+    # A JSONDecodeError is what the resolver's validation turns into 400 `invalid_json`.
+    raise json.JSONDecodeError("number does not fit in 64 bits", text[:32], 0)
+
+
+def _no_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+def loads_body(body: str | bytes) -> Any:
+    """A request body as JSON, strictly: integers within 64 bits, no NaN/Infinity (which
+    `json.loads` accepts by default although they are not JSON)."""
+    return json.loads(body, parse_int=_int64, parse_constant=_no_constant)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -66,7 +95,9 @@ def make_resolver(logger: Logger) -> APIGatewayRestResolver:
         expose_headers=["Retry-After"],
         max_age=600,
     )
-    app = APIGatewayRestResolver(enable_validation=True, cors=cors, serializer=jsonutil.dumps)
+    app = APIGatewayRestResolver(
+        enable_validation=True, cors=cors, serializer=jsonutil.dumps, json_body_deserializer=loads_body
+    )
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
@@ -81,6 +112,11 @@ def make_resolver(logger: Logger) -> APIGatewayRestResolver:
             return json_response(400, error_body("Request body is not valid JSON", "invalid_json"))
         details = _validation_details(errors)
         return json_response(422, error_body(_validation_message(details), "validation_error", details))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_: RequestUnsupportedContentType) -> Response:
+        # api_handler answers these before the resolver runs; this is the backstop.
+        return json_response(415, error_body(UNSUPPORTED_MESSAGE, "unsupported_media_type"))
 
     @app.exception_handler(RecursionError)
     def _too_deep(_: RecursionError) -> Response:
@@ -120,6 +156,41 @@ def _body_not_text(event: dict[str, Any]) -> bool:
     return False
 
 
+UNSUPPORTED_MESSAGE = "Request body must be JSON (Content-Type: application/json)"
+
+
+def _content_type(event: dict[str, Any]) -> str | None:
+    """The request's Content-Type header, whatever case the client spelled its name in."""
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "content-type" and value is not None:
+            return str(value)
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if name.lower() == "content-type" and values:
+            return str(values[0])
+    return None
+
+
+def _with_json_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The event ready for the resolver, or None when its body is declared as something else than
+    JSON (415). The media type is matched case-insensitively, parameters allowed (RFC 9110 8.3.1);
+    the header is handed on as `application/json`, the only form Powertools parses as JSON (it
+    compares case-sensitively, and parses form bodies too, which the contract does not accept).
+    A body without a Content-Type is read as JSON, as API Gateway itself does (see
+    docs/architecture.md)."""
+    value = _content_type(event) if event.get("body") else None
+    if value is None or value == JSON_MEDIA_TYPE:
+        return event
+    if value.split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
+        return None
+    event = dict(event)
+    for key, plain in (("headers", JSON_MEDIA_TYPE), ("multiValueHeaders", [JSON_MEDIA_TYPE])):
+        headers = event.get(key) or {}
+        event[key] = {
+            name: plain if name.lower() == "content-type" else sent for name, sent in headers.items()
+        }
+    return event
+
+
 def _proxy_error(status: int, message: str, code: str) -> dict[str, Any]:
     """An error answered before the resolver runs, as a proxy response."""
     body = jsonutil.dumps(error_body(message, code))
@@ -130,7 +201,7 @@ def api_handler(
     app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, tracer: Tracer
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of an HTTP function: logging with the API request id as correlation id,
-    metrics, tracing, the 1 MB body limit, then the resolver."""
+    metrics, tracing, the 1 MB body limit, JSON bodies only (415), then the resolver."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
@@ -138,6 +209,10 @@ def api_handler(
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if _body_too_large(event):
             return _proxy_error(413, "Request body is larger than 1 MB", "payload_too_large")
+        json_event = _with_json_media_type(event)
+        if json_event is None:
+            return _proxy_error(415, UNSUPPORTED_MESSAGE, "unsupported_media_type")
+        event = json_event
         if _body_not_text(event):
             return _proxy_error(400, "Request body is not valid JSON", "invalid_json")
         return app.resolve(event, context)
