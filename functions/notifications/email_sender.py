@@ -9,11 +9,21 @@ by content (it carries names and addresses).
 Sends are idempotent by `event_id` (Powertools idempotency in the IdempotencyTable): a message
 delivered twice sends one e-mail. A send that fails removes its in-progress record, so the retry
 sends. If SES accepts but recording that fails, the retry sends again: at least once, never zero.
+
+The recipient is the account's address alone: a display name that could change the address list
+when the email package folds the header is left out, and the built message is parsed back and
+checked before it goes. A permanent SES refusal (PERMANENT_SES_ERRORS) is not retried: it is
+logged, counted (`OrderEmailRefused`, alarmed) and recorded as the event's outcome, and the message
+is acknowledged (docs/architecture.md, "E-mails").
 """
 
 from __future__ import annotations
 
+import unicodedata
+from email import message_from_bytes
 from email.headerregistry import Address
+from email.policy import SMTP
+from email.utils import getaddresses
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -42,6 +52,18 @@ IDEMPOTENCY_KEY_PREFIX = "notifications.email"
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 
 
+# SES errors that refuse this message for good: sending it again gets the same answer, so retrying
+# only delays the DLQ. Throttling, 5xx answers and account or configuration-set problems
+# (`AccountSendingPausedException`, `MailFromDomainNotVerifiedException` ...) pass or get fixed, so
+# they are retried and end in the DLQ, from which they can be redriven.
+PERMANENT_SES_ERRORS = frozenset({"InvalidParameterValue", "InvalidParameterCombination", "MessageRejected"})
+# What a display name may hold: letters, marks, digits, spaces and `.'-`. RFC 5322 specials
+# (`,;:<>"@()[]\`), `=?` of encoded words and control characters are left out with the whole name:
+# CPython's header folding drops the quotes of a long quoted name, turning
+# `"Jane, x@evil.example, Doe…" <victim@…>` into three recipients.
+_NAME_PUNCTUATION = frozenset(" .'-")
+
+
 class MalformedMessage(ValueError):
     """A message that is not an order event. Its text names fields, never their values."""
 
@@ -61,20 +83,74 @@ def parse_event(body: str) -> OrderEvent:
     return event
 
 
-def send_email(event: OrderEvent, to: Address) -> str:
-    """Render and send one e-mail through SES; returns SES's message id."""
-    rendered = email_rendering.render(event)
-    sender = get_settings().sender_email
-    raw = email_rendering.build_message(rendered, sender, to, event.event_id)
-    response = aws.client("ses").send_raw_email(
-        Source=sender, Destinations=[to.addr_spec], RawMessage={"Data": raw}
+class SesRefused(Exception):
+    """SES refused this message for good (a code of PERMANENT_SES_ERRORS)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _safe_display_name(name: str) -> bool:
+    return all(
+        ch in _NAME_PUNCTUATION or ch.isalnum() or unicodedata.category(ch).startswith("M") for ch in name
     )
+
+
+def safe_recipient(to: Address) -> Address:
+    """`to` with its display name only if no folding of it can add or change an address."""
+    if _safe_display_name(to.display_name):
+        return to
+    return Address(addr_spec=to.addr_spec)
+
+
+def _header_recipients(raw: bytes) -> list[str]:
+    """The addresses a mail server reads from the message's To, Cc and Bcc headers."""
+    message = message_from_bytes(raw, policy=SMTP)
+    fields = [str(value) for name in ("To", "Cc", "Bcc") for value in message.get_all(name, [])]
+    return [address for _, address in getaddresses(fields)]
+
+
+def build_raw(event: OrderEvent, to: Address, sender: str) -> bytes:
+    """The raw message for `to`, checked: its headers name `to.addr_spec` and nobody else. If the
+    name still made them say anything else, the message goes without it."""
+    rendered = email_rendering.render(event)
+    raw = email_rendering.build_message(rendered, sender, safe_recipient(to), event.event_id)
+    if _header_recipients(raw) != [to.addr_spec]:
+        logger.warning("the recipient's name changed the address list; sent without it")
+        raw = email_rendering.build_message(rendered, sender, Address(addr_spec=to.addr_spec), event.event_id)
+        if _header_recipients(raw) != [to.addr_spec]:
+            raise email_rendering.InvalidRecipient("the message does not name exactly the customer's address")
+    return raw
+
+
+def send_email(event: OrderEvent, to: Address) -> str:
+    """Render and send one e-mail through SES; returns SES's message id. Raises SesRefused for a
+    permanent refusal, ClientError for the rest."""
+    sender = get_settings().sender_email
+    raw = build_raw(event, to, sender)
+    try:
+        response = aws.client("ses").send_raw_email(
+            Source=sender, Destinations=[to.addr_spec], RawMessage={"Data": raw}
+        )
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
+        if code in PERMANENT_SES_ERRORS:
+            raise SesRefused(code) from None
+        raise
     return str(response["MessageId"])
 
 
 def _send_once(*, data: dict[str, str], event: OrderEvent, to: Address) -> dict[str, str]:
-    """The idempotent unit: `data` holds the key (the event id); its result is what a duplicate gets."""
-    message_id = send_email(event, to)
+    """The idempotent unit: `data` holds the key (the event id); its result is what a duplicate gets.
+    A permanent refusal is a result too: recorded, so a redelivery does not try again."""
+    try:
+        message_id = send_email(event, to)
+    except SesRefused as exc:
+        # The code only: SES's message can contain the recipient's address.
+        logger.error("SES refused the e-mail for good; not retried", extra={"error_code": exc.code})
+        metrics.add_metric(name="OrderEmailRefused", unit=MetricUnit.Count, value=1)
+        return {"ses_refused": exc.code}
     logger.info(
         "order e-mail sent",
         extra={"event_type": event.event_type, "ses_message_id": message_id},

@@ -413,6 +413,28 @@ def test_sql_and_script_strings_are_just_text(stack: ShopStack) -> None:
     assert script in mail["text"]
 
 
+@pytest.mark.parametrize(
+    ("first_name", "last_name"),
+    [
+        # CPython folds a long quoted display name without its quotes (three recipients).
+        ("Jane, attacker@evil.example, Mr.", "Doe" + "x" * 60),
+        ("J<attacker@evil.example>;", "Q" * 80),
+    ],
+    ids=["comma", "angle-brackets"],
+)
+def test_a_customer_name_never_adds_a_recipient_to_the_order_email(
+    stack: ShopStack, first_name: str, last_name: str
+) -> None:
+    who = stack.new_shopper(ADDRESS, first_name=first_name, last_name=last_name)
+    order = stack.place_order(who, [{"product_id": 1, "quantity": 1}])
+    assert order.status_code == 201, order.text
+
+    (mail,) = stack.wait_for_emails(lambda m: who["email"] in m["to"], timeout=30)
+    assert mail["to"] == [who["email"]]  # every address SES was asked to deliver to
+    assert mail["subject"] == f"Order Confirmation - {order.json()['order_number']}"
+    assert not [m for m in stack.emails() if any("evil.example" in to for to in m["to"])]
+
+
 # ---------------------------------------------------------------------------------------- tokens
 
 

@@ -180,3 +180,35 @@ def test_while_ses_refuses_the_email_waits_and_is_then_sent_once(
     (mail,) = stack.wait_for_emails(to(address), timeout=15)
     assert mail["subject"] == f"Order Confirmation - {created['order']['order_number']}"
     assert len([mail for mail in stack.emails() if address in mail["to"]]) == 1
+
+
+def refused_metrics(stack: ShopStack) -> int:
+    """How many `OrderEmailRefused` the e-mail function has emitted (its EMF lines in the log)."""
+    total = 0
+    for line in stack.log_text().splitlines():
+        if '"OrderEmailRefused"' in line and line.startswith("{"):
+            value = json.loads(line).get("OrderEmailRefused", 0)
+            total += int(sum(value) if isinstance(value, list) else value)
+    return total
+
+
+def test_a_permanent_ses_refusal_is_counted_once_and_never_reaches_the_dlq(stack: ShopStack) -> None:
+    created = order_created()
+    ses = stack.client("ses")
+    before = refused_metrics(stack)
+    ses.delete_identity(Identity="orders@example.com")  # SES now refuses the sender: MessageRejected
+    try:
+        publish(stack, created)
+        stack.wait_until(
+            lambda: function_log(stack, created["event_id"], "SES refused the e-mail for good"), timeout=20
+        )
+        stack.settle("OrderEmailQueue")  # acknowledged: nothing visible, nothing in flight
+    finally:
+        ses.verify_email_identity(EmailAddress="orders@example.com")
+
+    assert (
+        len(function_log(stack, created["event_id"], "SES refused the e-mail for good")) == 1
+    )  # not retried
+    assert refused_metrics(stack) == before + 1
+    assert not in_dlq(stack, json.dumps(created))
+    assert not [mail for mail in stack.emails() if created["customer"]["email"] in mail["to"]]

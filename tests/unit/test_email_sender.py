@@ -17,16 +17,19 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 import email_sender
 from shop_local.runtime import lambda_context
+from shop_shared import aws
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:OrderEmailQueue"
@@ -189,18 +192,73 @@ def test_different_events_of_one_order_each_send(aws: object) -> None:
     assert [mail.subject.split(" - ")[0] for mail in sent()] == ["Order Confirmation", "Order Shipped"]
 
 
-def test_a_refused_send_fails_the_record_and_the_retry_sends_exactly_once(aws: object, ses: Any) -> None:
-    body = new_order()
-    message = record(body)
-    ses.delete_identity(Identity="orders@example.com")  # SES now refuses the sender
+def ses_fails_with(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """SES answers every send with the error `code`, as botocore raises it (after its retries)."""
 
-    assert invoke(message) == [message["messageId"]]
+    def refuse(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": code, "Message": "refused"}}, "SendRawEmail")
+
+    monkeypatch.setattr(aws.client("ses"), "send_raw_email", refuse)
+
+
+def emitted_metrics(output: str) -> dict[str, float]:
+    """The metrics the function emitted (CloudWatch embedded metric format lines on stdout)."""
+    totals: dict[str, float] = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for definition in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in definition["Metrics"]:
+                values = blob[metric["Name"]]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(
+                    values if isinstance(values, list) else [values]
+                )
+    return totals
+
+
+@pytest.mark.parametrize("code", ["Throttling", "ServiceUnavailable", "InternalFailure"])
+def test_a_transient_ses_failure_fails_the_record_and_the_retry_sends_exactly_once(
+    aws: object, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    message = record(new_order())
+    with monkeypatch.context() as patch:
+        ses_fails_with(patch, code)
+        assert invoke(message) == [message["messageId"]]
     assert sent() == []
 
-    ses.verify_email_identity(EmailAddress="orders@example.com")
     assert invoke(message) == []  # the failure did not mark it sent
     assert invoke(message) == []
     assert len(sent()) == 1
+
+
+@pytest.mark.parametrize("code", ["InvalidParameterValue", "MessageRejected"])
+def test_a_permanent_ses_refusal_is_counted_recorded_and_not_retried(
+    aws: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], code: str
+) -> None:
+    message = record(new_order())
+    with monkeypatch.context() as patch:
+        ses_fails_with(patch, code)
+        # Acknowledged: SES would refuse it five times over, and the DLQ is for what may yet succeed.
+        assert invoke(message) == []
+    assert emitted_metrics(capsys.readouterr().out).get("OrderEmailRefused") == 1
+
+    # Recorded: a redelivered copy of the event is not sent again.
+    assert invoke(message) == []
+    assert sent() == []
+
+
+def test_ses_refusing_the_sender_is_a_permanent_refusal(
+    aws: object, ses: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = record(new_order())
+    ses.delete_identity(Identity="orders@example.com")  # moto's SES: MessageRejected
+
+    assert invoke(message) == []
+    assert sent() == []
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.get("OrderEmailRefused") == 1
+    assert "OrderEmailSendFailed" not in metrics
 
 
 # ----------------------------------------------------------------------------- bad messages
@@ -267,3 +325,60 @@ def test_an_event_with_an_impossible_recipient_fails(aws: object) -> None:
 
     assert invoke(record(body, "bad-recipient"), record(good)) == ["bad-recipient"]
     assert [mail.to for mail in sent()] == [["ada@example.com"]]
+
+
+# ------------------------------------------------------------------------- who receives it
+
+
+def to_header_addresses(mail: Sent) -> list[str]:
+    """The To header of the message SES got, parsed back as a mail client would."""
+    return [address for _, address in getaddresses(mail.message.get_all("To", []))]
+
+
+ATTACK_NAMES = {
+    # CPython folds a long quoted display name without its quotes: "To: Jane, attacker@…, Mr. Doe…".
+    "comma-folded": ("Jane, attacker@evil.example, Mr.", "Doe" + "x" * 60),
+    "comma-short": ("Jane, attacker@evil.example,", "Doe"),
+    "semicolon": ("Jane; attacker@evil.example;", "Doe" + "y" * 60),
+    "angle-brackets": ("J<attacker@evil.example>", "Q" * 80),
+    "double-quotes": ('J"attacker@evil.example"', "Z" * 70),
+    "line-breaks": ("Jane\r\nBcc: attacker@evil.example", "\nTo: other@evil.example"),
+    "looks-like-an-address": ("attacker@evil.example", "attacker2@evil.example"),
+    "group-syntax": ("undisclosed: attacker@evil.example;", "Doe" * 30),
+    "non-ascii-comma": ("Jäne, attacker@evil.example,", "Ö" * 50),
+    "encoded-word": ("=?utf-8?q?attacker=40evil=2Eexample=2C?=", "Doe" * 30),
+}
+
+
+@pytest.mark.parametrize(("first_name", "last_name"), ATTACK_NAMES.values(), ids=ATTACK_NAMES.keys())
+def test_a_name_never_changes_who_receives_the_email(aws: object, first_name: str, last_name: str) -> None:
+    body = new_order(first_name=first_name, last_name=last_name, email="victim@example.com")
+
+    assert invoke(record(body)) == []
+    [mail] = sent()
+    assert to_header_addresses(mail) == ["victim@example.com"]
+    assert mail.to == ["victim@example.com"]
+    # What SES delivers to: the Destinations and every address of the To/Cc/Bcc headers.
+    destinations = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages[0].destinations
+    assert {address for _, address in getaddresses(destinations)} == {"victim@example.com"}
+    assert "attacker" not in str(mail.message["To"])
+    assert mail.message["Bcc"] is None and mail.message["Cc"] is None
+
+
+@pytest.mark.parametrize(
+    ("first_name", "last_name", "display_name"),
+    [
+        ("Ada", "Lovelace", "Ada Lovelace"),
+        ("Mary-Jane", "O'Neil", "Mary-Jane O'Neil"),
+        ("Zoë", "Ångström", "Zoë Ångström"),
+        ("Dr. Grace", "Hopper" + "r" * 90, "Dr. Grace Hopper" + "r" * 84),  # cut to 100, folded
+    ],
+)
+def test_an_ordinary_name_is_still_shown(
+    aws: object, first_name: str, last_name: str, display_name: str
+) -> None:
+    assert invoke(record(new_order(first_name=first_name, last_name=last_name))) == []
+    [mail] = sent()
+    [to] = mail.message["To"].addresses
+    assert (to.display_name, to.addr_spec) == (display_name, "ada@example.com")
+    assert to_header_addresses(mail) == ["ada@example.com"]
