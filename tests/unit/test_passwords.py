@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from argon2 import PasswordHasher
 
 from shop_shared.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
@@ -51,7 +54,22 @@ def test_weaker_hashes_are_flagged_for_rehashing() -> None:
     assert needs_rehash(weak) is True
 
 
-def test_burn_verification_time_accepts_any_password() -> None:
-    # Called for unknown usernames: it must never fail, whatever the client typed.
+def test_burn_verification_time_accepts_any_password_and_takes_as_long_as_a_verification() -> None:
+    # Called for unknown usernames: it must never fail, whatever the client typed ...
     for password in ("", PASSWORD, "x" * 128, "🔑"):
-        burn_verification_time(password)
+        assert burn_verification_time(password) is None
+    # ... and must cost what checking a real user's password costs, or the answer's speed tells
+    # which usernames exist. The fastest of a few runs: a busy machine only slows runs down.
+    hashed = hash_password(PASSWORD)
+
+    def fastest(run: Callable[[], object]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    verify = fastest(lambda: verify_password(hashed, "wrong-password"))
+    burn = fastest(lambda: burn_verification_time("wrong-password"))
+    assert burn >= 0.5 * verify, f"burn {burn * 1000:.1f} ms, a real verification {verify * 1000:.1f} ms"
