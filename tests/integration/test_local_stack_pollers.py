@@ -188,6 +188,17 @@ def sqs_deliveries(harness: Harness, body: str) -> list[tuple[str, str, dict[str
     return [seen for seen in harness.consumers.SQS_SEEN if seen[0] == body]
 
 
+def in_flight(harness: Harness, queue: str) -> tuple[int, int]:
+    """(visible, in flight) messages of the queue, as SQS counts them."""
+    attributes = harness.sqs.get_queue_attributes(
+        QueueUrl=harness.queue_url(queue),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
 def test_sqs_records_have_lambdas_shape_and_successes_are_deleted(harness: Harness) -> None:
     body = f"ok-{uuid.uuid4()}"
     harness.sqs.send_message(QueueUrl=harness.queue_url("WorkQueue"), MessageBody=body)
@@ -199,8 +210,10 @@ def test_sqs_records_have_lambdas_shape_and_successes_are_deleted(harness: Harne
     assert record["awsRegion"] == "us-east-1"
     assert record["messageId"] and record["receiptHandle"] and record["md5OfBody"]
     assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
-    time.sleep(1.5)
-    assert len(sqs_deliveries(harness, body)) == 1  # deleted: never delivered again
+    # Deleted once handled: nothing of the queue is left in flight. (Not deleting would go unseen
+    # by counting deliveries: the message would stay hidden for the queue's 60 s visibility timeout.)
+    wait_until(lambda: in_flight(harness, "WorkQueue") == (0, 0), timeout=5)
+    assert len(sqs_deliveries(harness, body)) == 1  # ... and never delivered again
 
 
 def test_a_reported_failure_is_retried_then_dead_lettered_while_the_rest_succeeds(harness: Harness) -> None:
