@@ -29,7 +29,7 @@ from shop_local.testing import proxy_event
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller
 from shop_shared.jsonutil import money
-from shop_shared.models import Order
+from shop_shared.models import Order, OrderStatus
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ORDER_NUMBER = re.compile(r"^ORD-(\d{4})-(\d{6})$")
@@ -725,19 +725,61 @@ def test_unknown_status_is_422(shop: Any) -> None:
     assert reply.body["code"] == "validation_error"
 
 
-def test_of_two_racing_status_changes_one_wins(shop: Any) -> None:
-    """Both admins read `pending`; the first write wins, the second (still expecting `pending`) is 409."""
+def test_of_two_racing_status_changes_one_wins(shop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two admins move one order at the same moment, to two different statuses: both read
+    `pending`, both write expecting it; the conditional write lets exactly one through, the other
+    is 409 and the order ends in the winner's status."""
+    from moto.dynamodb.models import DynamoDBBackend
+
     caller, address_id = add_user()
     first_admin, _ = add_user(role="admin", name="root")
     second_admin, _ = add_user(role="admin", name="boss")
     order_id = create(caller, address_id).body["id"]
-    read_by_second = get(second_admin, order_id).body["status"]
-    assert set_status(first_admin, order_id, "confirmed").status == 200
-    with pytest.raises(orders_service.Conflict) as lost:
-        orders_service.write_status(order_id, read_by_second, "cancelled", datetime.now(UTC))
-    assert lost.value.status == 409
-    assert lost.value.code == "status_conflict"
-    assert get(caller, order_id).body["status"] == "confirmed"
+
+    # Each change has read the order and found its move allowed before either writes: that is the
+    # race (without it, one thread could finish before the other starts).
+    both_have_read = threading.Barrier(2, timeout=10)
+    real_check = orders_service.check_transition
+
+    def check_then_wait(*args: Any, **kwargs: Any) -> None:
+        real_check(*args, **kwargs)
+        both_have_read.wait()
+
+    monkeypatch.setattr(orders_service, "check_transition", check_then_wait)
+    # DynamoDB applies the writes to one item one at a time; moto's in-memory table has no lock.
+    one_at_a_time = threading.Lock()
+    real_update = DynamoDBBackend.update_item
+
+    def serialised_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with one_at_a_time:
+            return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", serialised_update)
+
+    outcomes: dict[str, Any] = {}
+
+    def change(admin: Caller, status: OrderStatus) -> None:
+        try:
+            outcomes[status] = orders_service.change_status(order_id, status, admin)[0].status
+        except orders_service.Conflict as exc:
+            outcomes[status] = exc
+        except BaseException as exc:  # shown by the assertions below
+            outcomes[status] = repr(exc)
+
+    threads = [
+        threading.Thread(target=change, args=(first_admin, "confirmed")),
+        threading.Thread(target=change, args=(second_admin, "cancelled")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    winners = [status for status, outcome in outcomes.items() if outcome == status]
+    losers = [outcome for outcome in outcomes.values() if isinstance(outcome, orders_service.Conflict)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert (losers[0].status, losers[0].code) == (409, "status_conflict")
+    assert get(caller, order_id).body["status"] == winners[0]
 
 
 # ------------------------------------------------------------------------------------ misc
