@@ -160,7 +160,10 @@ def _send_once(*, data: dict[str, str], event: OrderEvent, to: Address) -> dict[
 
 
 def _duplicate(response: Any, idempotent_data: Any) -> Any:
-    logger.info("order e-mail already sent for this event; not sending again")
+    if isinstance(response, dict) and "ses_refused" in response:
+        logger.info("SES refused this event's e-mail for good earlier; not trying again")
+    else:
+        logger.info("order e-mail already sent for this event; not sending again")
     metrics.add_metric(name="OrderEmailDuplicate", unit=MetricUnit.Count, value=1)
     return response
 
