@@ -80,7 +80,7 @@ def list_user_orders(
     tags=["orders"],
 )
 def update_order_status(order_id: OrderId, request: StatusUpdateRequest) -> Order:
-    order, _previous = orders_service.change_status(order_id, request.status, current_caller(app))
+    order, _previous = orders_service.change_status(order_id, request, current_caller(app))
     metrics.add_metric(name="OrderStatusChanged", unit=MetricUnit.Count, value=1)
     if request.status == "cancelled":
         metrics.add_metric(name="OrderCancelled", unit=MetricUnit.Count, value=1)
