@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
@@ -399,6 +399,58 @@ def list_user_orders(
     elif response.get("LastEvaluatedKey"):
         next_cursor = encode_cursor(response["LastEvaluatedKey"])
     return [Order.model_validate(item) for item in items], next_cursor
+
+
+# ---------------------------------------------------------------------------------------- staff
+
+
+def list_orders(
+    status: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> tuple[list[Order], str | None]:
+    """One page of every customer's orders from the `ByStatus` index: with a status, that status's
+    work queue, oldest first; without, all orders, newest first. One Query per index partition
+    (QUEUE_SHARDS per status), merged by order number; the cursor is the last order number shown,
+    so the next page continues with a key condition, not an ExclusiveStartKey per partition."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    ascending = status is not None
+    after = orders_rules.decode_queue_cursor(cursor, status) if cursor else None
+    results = []
+    for partition in orders_rules.queue_partitions(status):
+        condition: ConditionBase = Key("status_shard").eq(partition)
+        if after is not None:
+            condition &= Key("order_seq").gt(after) if ascending else Key("order_seq").lt(after)
+        response = _orders_table().query(
+            IndexName=keys.ORDERS_BY_STATUS_INDEX,
+            KeyConditionExpression=condition,
+            ScanIndexForward=ascending,
+            Limit=limit + 1,
+        )
+        items = response.get("Items", [])
+        results.append((items, len(items) > limit or bool(response.get("LastEvaluatedKey"))))
+    page, last = orders_rules.merge_page(results, limit, ascending=ascending)
+    next_cursor = orders_rules.encode_queue_cursor(status, last) if last else None
+    return [Order.model_validate(item) for item in page], next_cursor
+
+
+def find_by_number(order_number: str, caller: Caller) -> list[Order]:
+    """The order with this number if the caller may see it (an admin: any; a customer: their own),
+    else none. One Query per status on the one shard the number lives in, stopping at the first hit."""
+    if orders_rules.parse_order_number(order_number) is None:
+        return []
+    seq = orders_rules.order_seq(order_number)
+    for status in orders_rules.STATUSES:
+        response = _orders_table().query(
+            IndexName=keys.ORDERS_BY_STATUS_INDEX,
+            KeyConditionExpression=Key("status_shard").eq(orders_rules.status_shard(status, order_number))
+            & Key("order_seq").eq(seq),
+        )
+        items = response.get("Items", [])
+        if items:
+            item = items[0]
+            if not caller.can_access_user(str(item.get("user_id"))):
+                return []
+            return [Order.model_validate(item)]
+    return []
 
 
 # ---------------------------------------------------------------------------------------- status
