@@ -29,7 +29,7 @@ from shop_local.testing import proxy_event
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller
 from shop_shared.jsonutil import money
-from shop_shared.models import Order, OrderStatus
+from shop_shared.models import Order, OrderStatus, StatusUpdateRequest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ORDER_NUMBER = re.compile(r"^ORD-(\d{4})-(\d{6})$")
@@ -760,7 +760,9 @@ def test_of_two_racing_status_changes_one_wins(shop: Any, monkeypatch: pytest.Mo
 
     def change(admin: Caller, status: OrderStatus) -> None:
         try:
-            outcomes[status] = orders_service.change_status(order_id, status, admin)[0].status
+            outcomes[status] = orders_service.change_status(
+                order_id, StatusUpdateRequest(status=status), admin
+            )[0].status
         except orders_service.Conflict as exc:
             outcomes[status] = exc
         except BaseException as exc:  # shown by the assertions below
@@ -819,3 +821,67 @@ def test_sample_list_event_lists(shop: Any) -> None:
     reply = call(json.loads((EVENTS / "orders-list.json").read_text()))
     assert reply.status == 200
     assert reply.body == {"orders": [], "next": None}
+
+
+# ------------------------------------------------------------------------ upstream amplification
+
+
+def upstream_requests(standin: Any) -> int:
+    """Product API requests the stand-in received so far (all paths)."""
+    import requests
+
+    root = standin[0].removesuffix("/api")
+    return sum(requests.get(f"{root}/_standin/stats", timeout=5).json()["requests"].values())
+
+
+@pytest.mark.parametrize("product_id", [2**31, 2**63, 10**40])
+def test_a_product_id_above_32_bits_is_422_and_never_sent_upstream(
+    shop: Any, standin: Any, product_id: int
+) -> None:
+    caller, address_id = add_user()
+    before = upstream_requests(standin)
+    reply = create(caller, address_id, [{"product_id": product_id, "quantity": 1}])
+    assert reply.status == 422
+    assert reply.body["code"] == "validation_error"
+    assert "product_id" in reply.body["message"]
+    assert upstream_requests(standin) == before
+    assert stored_orders() == []
+
+
+def test_refused_order_attempts_have_their_own_budget(
+    shop: Any, standin: Any, redis_conn: redis.Redis
+) -> None:
+    """20 refused attempts per 5 minutes (ORDER_REFUSED_LIMIT default): after that even a good order
+    is 429 and nothing reaches the product API, so unknown ids cannot be sent upstream without bound."""
+    caller, address_id = add_user()
+    assert create(caller, address_id).status == 201  # a created order costs no attempt
+    for attempt in range(20):
+        unknown = [{"product_id": 5000 + attempt * 50 + n, "quantity": 1} for n in range(50)]
+        assert create(caller, address_id, unknown).status == 422
+    before = upstream_requests(standin)
+    refused = create(caller, address_id, [{"product_id": 4999, "quantity": 1}])
+    assert refused.status == 429
+    assert refused.body["code"] == "order_attempts_rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+    assert create(caller, address_id).status == 429  # a good order too, until the window frees
+    assert upstream_requests(standin) == before
+    # another user's budget is their own
+    other, other_address = add_user(name="john")
+    assert create(other, other_address).status == 201
+    assert len(stored_orders()) == 2
+
+
+def test_an_order_id_taken_by_another_order_is_still_refused_not_taken_for_ours(
+    shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lost-reply rule accepts a failed PutItem only when the stored order is exactly ours: a
+    uuid4 collision with someone else's order stays 409 and overwrites nothing."""
+    first, first_address = add_user()
+    existing = create(first, first_address).body
+    second, second_address = add_user(name="john")
+    monkeypatch.setattr(orders_service.uuid, "uuid4", lambda: uuid.UUID(existing["id"]))
+    refused = create(second, second_address)
+    assert refused.status == 409
+    assert refused.body["code"] == "order_exists"
+    assert get(first, existing["id"]).body == existing
+    assert len(stored_orders()) == 1
