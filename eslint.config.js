@@ -12,6 +12,14 @@ export default [
     rules: {
       eqeqeq: ["error", "always", { null: "ignore" }],
       "no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      // The DOM prints null children as the word "null"; fill() from dom.js leaves them out.
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.property.name='replaceChildren'][arguments.length>0]",
+          message: "Use fill(el, ...children) from dom.js: replaceChildren shows null as the text \"null\".",
+        },
+      ],
       // Text goes into the page as text nodes (dom.js h()); markup from strings is how XSS gets in.
       "no-restricted-properties": [
         "error",

@@ -2,7 +2,7 @@
 // ./views and return DOM nodes; nothing here parses HTML.
 
 import { API_BASE, ApiError, api } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { cart, session } from "./state.js";
 import * as account from "./views/account.js";
 import * as catalog from "./views/catalog.js";
@@ -105,7 +105,7 @@ function renderNav() {
   } else {
     items.push(navLink("#/login", "Log in", under("/login")), navLink("#/register", "Register", under("/register")));
   }
-  nav.replaceChildren(...items);
+  fill(nav, ...items);
 }
 
 // ---------------------------------------------------------------- router
@@ -172,7 +172,7 @@ async function route() {
     }
   }
   if (seq !== navigationSeq) return;
-  main.replaceChildren(node);
+  fill(main, node);
   main.removeAttribute("aria-busy");
   main.classList.remove("is-loading");
   const heading = main.querySelector("h1");

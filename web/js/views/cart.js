@@ -1,7 +1,7 @@
 // The cart and the checkout.
 
 import { ApiError, api, describeError, newIdempotencyKey } from "../api.js";
-import { alertBox, h, showAlert, uid } from "../dom.js";
+import { alertBox, fill, h, showAlert, uid } from "../dom.js";
 import { addressLines, moneyFromCents, PAYMENT_METHODS } from "../format.js";
 import { cart, MAX_QUANTITY, session, toCents } from "../state.js";
 import { addressForm, loadAddresses } from "./account.js";
@@ -154,7 +154,7 @@ export async function checkoutView(ctx) {
   let selected = (addresses.find((a) => a.is_default) ?? addresses[0])?.id ?? null;
 
   function renderAddresses() {
-    addressGroup.replaceChildren(
+    fill(addressGroup, 
       ...(addresses.length
         ? addresses.map((a) => {
             const id = uid("addr");
@@ -185,7 +185,7 @@ export async function checkoutView(ctx) {
         ctx.flash("Address saved and selected.");
       },
     });
-    formSlot.replaceChildren(form);
+    fill(formSlot, form);
     return form;
   }
   function closeForm() {
