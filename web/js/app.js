@@ -56,9 +56,17 @@ function currentLocation() {
   return { path: decodeURI(path) || "/", query: new URLSearchParams(queryString), raw };
 }
 
-/** A message above the page; `keep` lets it survive the navigation that follows. */
+const FLASH_SECONDS = 6;
+let flashTimer = null;
+
+/**
+ * A message in the toast at the bottom of the window (a live region, so it is read out too);
+ * `keep` lets it survive the navigation that follows. Success messages go away by themselves,
+ * errors stay until dismissed.
+ */
 export function flash(message, { kind = "success", keep = false } = {}) {
   flashKeep = keep;
+  clearTimeout(flashTimer);
   clear(flashArea);
   if (!message) return;
   const close = h("button", { type: "button", class: "link-button", "aria-label": "Dismiss message" }, "×");
@@ -68,6 +76,7 @@ export function flash(message, { kind = "success", keep = false } = {}) {
     main.focus();
   });
   flashArea.append(box);
+  if (kind === "success") flashTimer = setTimeout(() => box.remove(), FLASH_SECONDS * 1000);
 }
 
 // ---------------------------------------------------------------- header

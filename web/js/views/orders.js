@@ -248,7 +248,7 @@ export function timelineList(order, { ownerView }) {
     timeline(order, { ownerView }).map((step) =>
       h(
         "li",
-        { class: `timeline-step status-${step.status.replace(/[^a-z]/g, "")}` },
+        { class: `timeline-step step-${step.status.replace(/[^a-z]/g, "")}` },
         h("strong", { class: "step-label" }, step.label),
         " ",
         step.at ? h("time", { datetime: step.at, class: "muted" }, dateTime(step.at)) : null,
@@ -266,41 +266,38 @@ function trackingFacts(order) {
 }
 
 function itemsTable(order) {
+  // Explicit roles: on a phone the table is laid out as blocks (styles.css), which would otherwise
+  // drop its table meaning for screen readers.
+  const cell = (props, ...children) => h("td", { role: "cell", ...props }, ...children);
   const rows = (order.items ?? []).map((item) =>
     h(
       "tr",
-      null,
-      h("th", { scope: "row" }, h("a", { href: `#/products/${encodeURIComponent(item.product_id)}` }, item.product_name)),
-      h("td", { class: "num", dataset: { label: "Price" } }, money(item.product_price)),
-      h("td", { class: "num", dataset: { label: "Qty" } }, String(item.quantity)),
-      h("td", { class: "num subtotal", dataset: { label: "Subtotal" } }, money(item.subtotal)),
+      { role: "row" },
+      h("th", { scope: "row", role: "rowheader" }, h("a", { href: `#/products/${encodeURIComponent(item.product_id)}` }, item.product_name)),
+      cell({ class: "num", dataset: { label: "Price" } }, money(item.product_price)),
+      cell({ class: "num", dataset: { label: "Qty" } }, String(item.quantity)),
+      cell({ class: "num subtotal", dataset: { label: "Subtotal" } }, money(item.subtotal)),
     ),
   );
-  // On a phone each line stacks (styles.css, `table.items`), so nothing is cut off at the side.
+  const col = (label, cls) => h("th", { scope: "col", role: "columnheader", class: cls }, label);
   return h(
     "div",
     { class: "table-wrap" },
     h(
       "table",
-      { class: "items" },
+      { class: "items", role: "table" },
       h("caption", null, "Items"),
-      h(
-        "thead",
-        null,
-        h(
-          "tr",
-          null,
-          h("th", { scope: "col" }, "Product"),
-          h("th", { scope: "col", class: "num" }, "Price"),
-          h("th", { scope: "col", class: "num" }, "Qty"),
-          h("th", { scope: "col", class: "num" }, "Subtotal"),
-        ),
-      ),
-      h("tbody", null, rows),
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, col("Product"), col("Price", "num"), col("Qty", "num"), col("Subtotal", "num"))),
+      h("tbody", { role: "rowgroup" }, rows),
       h(
         "tfoot",
-        null,
-        h("tr", null, h("th", { scope: "row", colspan: "3" }, "Total"), h("td", { class: "num" }, h("strong", { id: "order-total" }, money(order.total_amount)))),
+        { role: "rowgroup" },
+        h(
+          "tr",
+          { role: "row" },
+          h("th", { scope: "row", role: "rowheader", colspan: "3" }, "Total"),
+          cell({ class: "num" }, h("strong", { id: "order-total" }, money(order.total_amount))),
+        ),
       ),
     ),
   );
