@@ -42,6 +42,8 @@ async function fakeFetch(url, init = {}) {
   });
 }
 
+// linkedom has no address; dom.js resolves links against it.
+Object.defineProperty(document, "baseURI", { value: "http://shop.test/" });
 window.SHOP_API_BASE = "";
 Object.assign(globalThis, {
   window,
