@@ -105,10 +105,25 @@ def subject_for(event: OrderEvent) -> str:
     return header_text(f"Order {status_label(event.order.status)} - {number}")
 
 
+def customer_note(event: OrderEvent) -> str | None:
+    """The note the customer gave with the change this event reports (their reason for cancelling).
+    Staff notes are not sent: they are written for the shop, not for the customer."""
+    history = event.order.history
+    if event.event_type != "order.status_updated" or not history:
+        return None
+    last = history[-1]
+    if last.status != event.order.status or last.by != "customer":
+        return None
+    return last.note or None
+
+
 def _context(event: OrderEvent) -> dict[str, Any]:
     order, customer = event.order, event.customer
     address = order.shipping_address
+    tracking = order.tracking if order.status == "shipped" else None
     return {
+        "tracking": tracking.model_dump() if tracking else None,
+        "note": customer_note(event),
         "first_name": customer.first_name.strip(),
         "order_number": order.order_number,
         "status": order.status,

@@ -9,10 +9,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
+import orders_rules
 import orders_service
 from shop_shared.api import api_handler, current_caller, make_resolver
 from shop_shared.errors import BadRequest, Forbidden
-from shop_shared.models import CreateOrderRequest, Order, OrderPage, StatusUpdateRequest
+from shop_shared.models import CreateOrderRequest, Order, OrderPage, OrderStatus, StatusUpdateRequest
 from shop_shared.observability import observability
 
 logger, metrics, tracer = observability("orders")
@@ -52,6 +53,33 @@ def create_order(
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=order, headers=headers)
 
 
+@app.get(
+    "/orders",
+    summary="Staff: all orders (newest first) or one status's work queue (oldest first); "
+    "anyone: find an order by its number",
+    tags=["orders"],
+)
+def list_orders(
+    status: Annotated[OrderStatus | None, Query(description="Only this status, oldest first")] = None,
+    limit: Annotated[int, Query(ge=1, le=orders_service.MAX_PAGE_SIZE)] = orders_service.DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(alias="next", max_length=2048)] = None,
+    order_number: Annotated[
+        str | None,
+        Query(
+            pattern=orders_rules.ORDER_NUMBER_RE.pattern,
+            description="Find one order by its number (admins: any order; customers: their own)",
+        ),
+    ] = None,
+) -> OrderPage:
+    caller = current_caller(app)
+    if order_number is not None:
+        return OrderPage(orders=orders_service.find_by_number(order_number, caller), next=None)
+    if not caller.is_admin:
+        raise Forbidden("Only staff can list every customer's orders", code="forbidden")
+    orders, next_cursor = orders_service.list_orders(status, limit=limit, cursor=cursor or None)
+    return OrderPage(orders=orders, next=next_cursor)
+
+
 @app.get("/orders/<order_id>", summary="An order (its owner or an admin)", tags=["orders"])
 def get_order(order_id: OrderId) -> Order:
     return orders_service.get_order(order_id, current_caller(app))
@@ -80,7 +108,7 @@ def list_user_orders(
     tags=["orders"],
 )
 def update_order_status(order_id: OrderId, request: StatusUpdateRequest) -> Order:
-    order, _previous = orders_service.change_status(order_id, request.status, current_caller(app))
+    order, _previous = orders_service.change_status(order_id, request, current_caller(app))
     metrics.add_metric(name="OrderStatusChanged", unit=MetricUnit.Count, value=1)
     if request.status == "cancelled":
         metrics.add_metric(name="OrderCancelled", unit=MetricUnit.Count, value=1)

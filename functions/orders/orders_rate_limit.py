@@ -1,17 +1,28 @@
-"""Per-user limit on created orders (`ORDER_RATE_LIMIT`, e.g. 3 per 300 s), a sliding window in Redis.
+"""Per-user limits on orders, sliding windows in Redis.
 
-A request reserves a slot before it creates anything and gives it back if the order is then refused
-or fails, so only orders that were really created count. Check and reservation are one Lua script
-(one round trip, atomic): two concurrent requests cannot both take the last slot. If Redis is down
-the limit fails open (orders matter more than the limit) and says so in the log.
+- Created orders (`ORDER_RATE_LIMIT`, default 3 per 300 s): a request reserves a slot before it
+  creates anything and gives it back if the order is then refused or fails, so only orders that
+  were really created count.
+- Refused attempts (`ORDER_REFUSED_LIMIT`, default 20 per 300 s): a request also reserves an
+  attempt slot, given back when the order is created (or fails on our side), kept when the order
+  is refused for the client's own mistake (unknown products, bad address ...). A refused order
+  can cost up to one product API request per listed product, so without this budget a client
+  could make us call upstream without bound. Once it is spent, every order attempt of that user
+  is refused (429 `order_attempts_rate_limited`) until the window frees a slot.
+
+Check and reservation are one Lua script (one round trip, atomic): two concurrent requests cannot
+both take the last slot. If Redis is down the limits fail open (orders matter more than the
+limits) and say so in the log.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 import redis
 from aws_lambda_powertools import Logger
@@ -40,8 +51,21 @@ return {1, 0}
 """
 
 
+DEFAULT_REFUSED_LIMIT = "20/300"
+
+
 def rate_limit_key(user_id: str) -> str:
     return f"ratelimit:orders:{user_id}"
+
+
+def refused_limit_key(user_id: str) -> str:
+    return f"ratelimit:order-attempts:{user_id}"
+
+
+@cache
+def refused_limit() -> RateLimit:
+    """`ORDER_REFUSED_LIMIT` (read once per container, like the other settings)."""
+    return RateLimit.parse(os.environ.get("ORDER_REFUSED_LIMIT", DEFAULT_REFUSED_LIMIT))
 
 
 @dataclass
@@ -63,10 +87,25 @@ class Reservation:
 
 
 def reserve(user_id: str, limit: RateLimit | None = None, *, now_ms: int | None = None) -> Reservation:
-    """Take one of the user's slots, or raise TooManyRequests (429 with Retry-After)."""
+    """Take one of the user's created-order slots, or raise TooManyRequests (429 with Retry-After)."""
     limit = limit or get_settings().order_rate_limit
+    return _reserve(rate_limit_key(user_id), limit, now_ms, "order_rate_limited", "orders")
+
+
+def reserve_attempt(
+    user_id: str, limit: RateLimit | None = None, *, now_ms: int | None = None
+) -> Reservation:
+    """Take one of the user's order-attempt slots (kept only if the order is refused), or raise
+    TooManyRequests (429 with Retry-After)."""
+    limit = limit or refused_limit()
+    return _reserve(
+        refused_limit_key(user_id), limit, now_ms, "order_attempts_rate_limited", "refused orders"
+    )
+
+
+def _reserve(key: str, limit: RateLimit, now_ms: int | None, code: str, what: str) -> Reservation:
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    key, member = rate_limit_key(user_id), uuid.uuid4().hex
+    member = uuid.uuid4().hex
     window_ms = limit.window_seconds * 1000
     try:
         client = get_redis()
@@ -79,9 +118,9 @@ def reserve(user_id: str, limit: RateLimit | None = None, *, now_ms: int | None 
     if not int(allowed):
         retry_after = max(1, math.ceil(int(wait_ms) / 1000))
         raise TooManyRequests(
-            f"Too many orders: at most {limit.limit} every {limit.window_seconds} seconds. "
+            f"Too many {what}: at most {limit.limit} every {limit.window_seconds} seconds. "
             f"Try again in {retry_after} seconds.",
             retry_after=retry_after,
-            code="order_rate_limited",
+            code=code,
         )
     return Reservation(key, member)

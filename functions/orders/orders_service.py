@@ -18,26 +18,29 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 import orders_rate_limit
+import orders_rules
 from shop_shared import aws, keys
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
-from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from shop_shared.errors import ApiError, BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from shop_shared.jsonutil import money
 from shop_shared.models import (
     MAX_QUANTITY,
     CreateOrderRequest,
     Customer,
+    HistoryEntry,
     Order,
     OrderItem,
-    OrderStatus,
     ShippingAddress,
+    StatusUpdateRequest,
 )
 
 if TYPE_CHECKING:
@@ -51,15 +54,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
-# Moves an administrator may make; the owner of an order may only ask for `cancelled`.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"confirmed", "cancelled"}),
-    "confirmed": frozenset({"shipped", "cancelled"}),
-    "shipped": frozenset({"delivered"}),
-    "delivered": frozenset(),
-    "cancelled": frozenset(),
-}
-OWNER_MAY_REQUEST = frozenset({"cancelled"})
+TRANSITIONS = orders_rules.TRANSITIONS
 CURSOR_FIELDS = frozenset({"pk", "sk", "user_id", "created_at"})
 _PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active")
 _ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country")
@@ -80,6 +75,19 @@ def _orders_table() -> Any:
 
 def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+_deserializer = TypeDeserializer()
+
+
+def _old_item(exc: ClientError) -> dict[str, Any] | None:
+    """The item a failed conditional write found (`ReturnValuesOnConditionCheckFailure=ALL_OLD`),
+    in plain Python values; None if there was none. The error response is not run through the
+    resource layer's conversion, so its values are still DynamoDB-typed."""
+    item = cast("dict[str, Any] | None", exc.response.get("Item"))
+    if not item:
+        return None
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
 # ---------------------------------------------------------------------------------------- create
@@ -184,7 +192,8 @@ def order_item(order: Order, customer: Customer) -> dict[str, Any]:
     """The DynamoDB item: the order, its keys, and the customer the e-mails need."""
     return {
         **keys.order_key(order.id),
-        **order.model_dump(mode="python"),
+        **orders_rules.queue_keys(order.status, order.order_number),
+        **order.model_dump(mode="python", exclude_none=True),
         "customer": customer.model_dump(mode="python"),
     }
 
@@ -207,27 +216,50 @@ def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
         items=items,
         created_at=stamp,
         updated_at=stamp,
+        history=[HistoryEntry.model_validate(orders_rules.history_entry("pending", stamp, "customer"))],
     )
+    item = order_item(order, customer)
     try:
         _orders_table().put_item(
-            Item=order_item(order, customer), ConditionExpression="attribute_not_exists(pk)"
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
-        if _is_conditional_failure(exc):  # a uuid4 collision: refuse rather than overwrite
+        if not _is_conditional_failure(exc):
+            raise
+        # Our own first attempt, stored although its answer was lost (botocore retried the call):
+        # the order exists exactly as we wrote it, so it was created.
+        if not orders_rules.is_same_item(item, _old_item(exc)):
+            # a uuid4 collision with someone else's order: refuse rather than overwrite
             raise Conflict("Order id collision, please retry", code="order_exists") from exc
-        raise
+        logger.info("order put retried after a lost reply; the first attempt was stored")
     logger.info("order created", extra={"order_id": order.id, "order_number": order.order_number})
     return order
 
 
 def create_order(user_id: str, request: CreateOrderRequest, *, now: datetime | None = None) -> Order:
-    """Create the order, counting it against the user's rate limit only if it was created."""
-    reservation = orders_rate_limit.reserve(user_id)
+    """Create the order, counting it against the user's created-orders limit only if it was
+    created, and against the refused-attempts budget only if it was refused (a 4xx)."""
+    attempt = orders_rate_limit.reserve_attempt(user_id)
     try:
-        return _create(user_id, request, now or _now())
+        reservation = orders_rate_limit.reserve(user_id)
+    except BaseException:
+        attempt.release()  # refused before anything reached upstream: costs no attempt
+        raise
+    try:
+        order = _create(user_id, request, now or _now())
+    except ApiError as exc:
+        reservation.release()
+        if exc.status >= 500:
+            attempt.release()
+        raise
     except BaseException:
         reservation.release()
+        attempt.release()
         raise
+    attempt.release()
+    return order
 
 
 def _create_once(*, data: dict[str, Any], request: CreateOrderRequest) -> Order:
@@ -250,8 +282,8 @@ def create_order_idempotent(
     )
     from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 
+    from orders_idempotency import idempotency_store
     from shop_shared.errors import ServiceUnavailable
-    from shop_shared.idempotency import idempotency_store
 
     replayed = False
 
@@ -369,49 +401,131 @@ def list_user_orders(
     return [Order.model_validate(item) for item in items], next_cursor
 
 
+# ---------------------------------------------------------------------------------------- staff
+
+
+def list_orders(
+    status: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> tuple[list[Order], str | None]:
+    """One page of every customer's orders from the `ByStatus` index: with a status, that status's
+    work queue, oldest first; without, all orders, newest first. One Query per index partition
+    (QUEUE_SHARDS per status), merged by order number; the cursor is the last order number shown,
+    so the next page continues with a key condition, not an ExclusiveStartKey per partition."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    ascending = status is not None
+    after = orders_rules.decode_queue_cursor(cursor, status) if cursor else None
+    results = []
+    for partition in orders_rules.queue_partitions(status):
+        condition: ConditionBase = Key("status_shard").eq(partition)
+        if after is not None:
+            condition &= Key("order_seq").gt(after) if ascending else Key("order_seq").lt(after)
+        response = _orders_table().query(
+            IndexName=keys.ORDERS_BY_STATUS_INDEX,
+            KeyConditionExpression=condition,
+            ScanIndexForward=ascending,
+            Limit=limit + 1,
+        )
+        items = response.get("Items", [])
+        results.append((items, len(items) > limit or bool(response.get("LastEvaluatedKey"))))
+    page, last = orders_rules.merge_page(results, limit, ascending=ascending)
+    next_cursor = orders_rules.encode_queue_cursor(status, last) if last else None
+    return [Order.model_validate(item) for item in page], next_cursor
+
+
+def find_by_number(order_number: str, caller: Caller) -> list[Order]:
+    """The order with this number if the caller may see it (an admin: any; a customer: their own),
+    else none. One Query per status on the one shard the number lives in, stopping at the first hit."""
+    if orders_rules.parse_order_number(order_number) is None:
+        return []
+    seq = orders_rules.order_seq(order_number)
+    for status in orders_rules.STATUSES:
+        response = _orders_table().query(
+            IndexName=keys.ORDERS_BY_STATUS_INDEX,
+            KeyConditionExpression=Key("status_shard").eq(orders_rules.status_shard(status, order_number))
+            & Key("order_seq").eq(seq),
+        )
+        items = response.get("Items", [])
+        if items:
+            item = items[0]
+            if not caller.can_access_user(str(item.get("user_id"))):
+                return []
+            return [Order.model_validate(item)]
+    return []
+
+
 # ---------------------------------------------------------------------------------------- status
 
 
-def check_transition(current: str, new: OrderStatus, caller: Caller) -> None:
+def check_transition(current: str, new: str, caller: Caller) -> None:
     """403 for a move only an administrator may make, 409 for a move the life cycle does not allow."""
-    if not caller.is_admin and new not in OWNER_MAY_REQUEST:
-        raise Forbidden("Only an administrator can set an order's status to " + repr(new), code="forbidden")
-    if new not in TRANSITIONS.get(current, frozenset()):
-        raise Conflict(f"An order cannot go from '{current}' to '{new}'", code="invalid_transition")
+    orders_rules.check_transition(current, new, is_admin=caller.is_admin)
 
 
-def write_status(order_id: str, expected: str, new: OrderStatus, now: datetime) -> Order:
-    """Set the status if it is still `expected` (what the caller read): of two racing changes one
-    wins and the other gets 409."""
+def write_status(
+    order: dict[str, Any], change: StatusUpdateRequest, by: orders_rules.Actor, now: datetime
+) -> Order:
+    """Set the status if it is still `expected` (what the caller read), appending its history entry
+    (and the tracking) in the same conditional UpdateItem: of two racing changes one wins and the
+    other gets 409, and there is no second write that could be lost.
+
+    Retry-safe: when the condition fails because our own first attempt was stored (its answer lost,
+    botocore retried), the stored order carries this request's status, `updated_at` and history
+    entry, and that is success."""
+    stamp = timestamp(now)
+    entry = orders_rules.history_entry(change.status, stamp, by, change.note)
+    sets = [
+        "#status = :new",
+        "updated_at = :now",
+        "status_shard = :shard",
+        "history = list_append(if_not_exists(history, :empty), :entry)",
+    ]
+    values: dict[str, Any] = {
+        ":new": change.status,
+        ":now": stamp,
+        ":expected": order["status"],
+        ":shard": orders_rules.status_shard(change.status, str(order["order_number"])),
+        ":empty": [],
+        ":entry": [entry],
+    }
+    tracking = change.tracking()
+    if tracking is not None:
+        sets.append("tracking = :tracking")
+        values[":tracking"] = tracking.model_dump()
     try:
         response = _orders_table().update_item(
-            Key=keys.order_key(order_id),
-            UpdateExpression="SET #status = :new, updated_at = :now",
+            Key=keys.order_key(str(order["id"])),
+            UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_exists(pk) AND #status = :expected",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":new": new, ":now": timestamp(now), ":expected": expected},
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
-        if _is_conditional_failure(exc):
-            raise Conflict(
-                "The order's status was changed by someone else meanwhile; read it again",
-                code="status_conflict",
-            ) from exc
-        raise
+        if not _is_conditional_failure(exc):
+            raise
+        old = _old_item(exc)
+        if orders_rules.status_already_written(old, change.status, stamp, entry):
+            logger.info("status update retried after a lost reply; the first attempt was stored")
+            return Order.model_validate(old)
+        raise Conflict(
+            "The order's status was changed by someone else meanwhile; read it again",
+            code="status_conflict",
+        ) from exc
     return Order.model_validate(response["Attributes"])
 
 
 def change_status(
-    order_id: str, new: OrderStatus, caller: Caller, *, now: datetime | None = None
+    order_id: str, change: StatusUpdateRequest, caller: Caller, *, now: datetime | None = None
 ) -> tuple[Order, str]:
     """Move the order along its life cycle. Returns (updated order, previous status)."""
     item = _load(order_id, caller)
     current = str(item["status"])
-    check_transition(current, new, caller)
-    order = write_status(order_id, current, new, now or _now())
+    check_transition(current, change.status, caller)
+    by: orders_rules.Actor = "admin" if caller.is_admin else "customer"
+    order = write_status(item, change, by, now or _now())
     logger.info(
         "order status changed",
-        extra={"order_id": order_id, "from": current, "to": new, "by": caller.user_id},
+        extra={"order_id": order_id, "from": current, "to": change.status, "by": caller.user_id},
     )
     return order, current

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from shop_shared import products_client
 from shop_shared.api import api_handler, json_response, make_resolver
 from shop_shared.errors import NotFound, Unprocessable
-from shop_shared.models import Product
+from shop_shared.models import MAX_PRODUCT_ID, Product
 from shop_shared.observability import observability
 
 logger, metrics, tracer = observability("products")
@@ -25,7 +25,7 @@ app = make_resolver(logger)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_PAGE = 1000
-MAX_PRODUCT_ID = 2**31 - 1
+MAX_LISTING_WINDOW = products_client.MAX_LISTING_WINDOW  # page * limit, see products_client
 # Browsers and CDNs may keep the public catalog for a while (Redis keeps it longer behind us).
 LIST_CACHE = "public, max-age=60"
 PRODUCT_CACHE = "public, max-age=300"
@@ -78,13 +78,18 @@ def list_categories() -> Response[Any]:
     tags=["products"],
     responses={
         200: _doc("One page of products (empty past the last page)", ProductList),
-        422: _doc("Invalid limit, page or category", Error),
+        422: _doc(f"Invalid limit, page or category, or page * limit over {MAX_LISTING_WINDOW}", Error),
         503: UNAVAILABLE,
     },
 )
 def list_products(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Products per page")] = DEFAULT_LIMIT,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
+    page: Annotated[
+        int,
+        Query(
+            ge=1, le=MAX_PAGE, description=f"Page number, from 1 (page * limit at most {MAX_LISTING_WINDOW})"
+        ),
+    ] = 1,
     category: Annotated[
         str | None,
         Query(
@@ -95,6 +100,11 @@ def list_products(
         ),
     ] = None,
 ) -> Response[Any]:
+    if page * limit > MAX_LISTING_WINDOW:
+        raise Unprocessable(
+            f"page * limit may be at most {MAX_LISTING_WINDOW} (asked for {page} * {limit})",
+            code="listing_window_too_large",
+        )
     if category is not None:
         category = category.lower()
         known = products_client.list_categories()

@@ -149,6 +149,58 @@ def test_each_status_says_something_different() -> None:
     assert len(texts) == 4
 
 
+def history(*entries: tuple[str, str, str | None]) -> list[dict[str, Any]]:
+    return [
+        {
+            "status": status,
+            "at": f"2026-11-30T10:00:0{n}.000000Z",
+            "by": by,
+            **({"note": note} if note else {}),
+        }
+        for n, (status, by, note) in enumerate(entries)
+    ]
+
+
+def test_the_shipped_email_shows_carrier_and_tracking_number() -> None:
+    body = sample_body("email-status-updated.json")
+    body["order"] |= {
+        "status": "shipped",
+        "tracking": {"carrier": "DHL <Express>", "tracking_number": "JD0146000"},
+        "history": history(
+            ("pending", "customer", None), ("confirmed", "admin", None), ("shipped", "admin", None)
+        ),
+    }
+    mail = email_rendering.render(OrderEvent.model_validate(body))
+
+    assert "Carrier: DHL <Express>\nTracking number: JD0146000" in mail.text
+    assert "DHL &lt;Express&gt;" in mail.html and "JD0146000" in mail.html
+    assert "<Express>" not in mail.html
+
+
+def test_the_cancellation_email_shows_the_customers_note_and_never_a_staff_note() -> None:
+    body = sample_body("email-status-updated.json")
+    body["order"] |= {
+        "status": "cancelled",
+        "history": history(("pending", "customer", None), ("cancelled", "customer", "Wrong <size>, sorry")),
+    }
+    mail = email_rendering.render(OrderEvent.model_validate(body))
+    assert 'Your note: "Wrong <size>, sorry"' in mail.text
+    assert "Wrong &lt;size&gt;, sorry" in mail.html
+
+    body["order"]["history"] = history(
+        ("pending", "customer", None), ("cancelled", "admin", "fraud check failed")
+    )
+    staff = email_rendering.render(OrderEvent.model_validate(body))
+    assert "fraud" not in staff.text and "fraud" not in staff.html
+    assert "Your note" not in staff.text
+
+
+def test_no_tracking_or_note_lines_when_there_are_none() -> None:
+    mail = email_rendering.render(status_event("shipped"))
+    assert "Carrier" not in mail.text and "Tracking" not in mail.text
+    assert "Your note" not in mail.text
+
+
 # ---------------------------------------------------------------------------------- escaping
 
 

@@ -29,7 +29,7 @@ from shop_local.testing import proxy_event
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller
 from shop_shared.jsonutil import money
-from shop_shared.models import Order
+from shop_shared.models import Order, StatusUpdateRequest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ORDER_NUMBER = re.compile(r"^ORD-(\d{4})-(\d{6})$")
@@ -731,10 +731,12 @@ def test_of_two_racing_status_changes_one_wins(shop: Any) -> None:
     first_admin, _ = add_user(role="admin", name="root")
     second_admin, _ = add_user(role="admin", name="boss")
     order_id = create(caller, address_id).body["id"]
-    read_by_second = get(second_admin, order_id).body["status"]
+    read_by_second = get(second_admin, order_id).body
     assert set_status(first_admin, order_id, "confirmed").status == 200
     with pytest.raises(orders_service.Conflict) as lost:
-        orders_service.write_status(order_id, read_by_second, "cancelled", datetime.now(UTC))
+        orders_service.write_status(
+            read_by_second, StatusUpdateRequest(status="cancelled"), "admin", datetime.now(UTC)
+        )
     assert lost.value.status == 409
     assert lost.value.code == "status_conflict"
     assert get(caller, order_id).body["status"] == "confirmed"
@@ -776,3 +778,51 @@ def test_sample_list_event_lists(shop: Any) -> None:
     reply = call(json.loads((EVENTS / "orders-list.json").read_text()))
     assert reply.status == 200
     assert reply.body == {"orders": [], "next": None}
+
+
+# ------------------------------------------------------------------------ upstream amplification
+
+
+def upstream_requests(standin: Any) -> int:
+    """Product API requests the stand-in received so far (all paths)."""
+    import requests
+
+    root = standin[0].removesuffix("/api")
+    return sum(requests.get(f"{root}/_standin/stats", timeout=5).json()["requests"].values())
+
+
+@pytest.mark.parametrize("product_id", [2**31, 2**63, 10**40])
+def test_a_product_id_above_32_bits_is_422_and_never_sent_upstream(
+    shop: Any, standin: Any, product_id: int
+) -> None:
+    caller, address_id = add_user()
+    before = upstream_requests(standin)
+    reply = create(caller, address_id, [{"product_id": product_id, "quantity": 1}])
+    assert reply.status == 422
+    assert reply.body["code"] == "validation_error"
+    assert "product_id" in reply.body["message"]
+    assert upstream_requests(standin) == before
+    assert stored_orders() == []
+
+
+def test_refused_order_attempts_have_their_own_budget(
+    shop: Any, standin: Any, redis_conn: redis.Redis
+) -> None:
+    """20 refused attempts per 5 minutes (ORDER_REFUSED_LIMIT default): after that even a good order
+    is 429 and nothing reaches the product API, so unknown ids cannot be sent upstream without bound."""
+    caller, address_id = add_user()
+    assert create(caller, address_id).status == 201  # a created order costs no attempt
+    for attempt in range(20):
+        unknown = [{"product_id": 5000 + attempt * 50 + n, "quantity": 1} for n in range(50)]
+        assert create(caller, address_id, unknown).status == 422
+    before = upstream_requests(standin)
+    refused = create(caller, address_id, [{"product_id": 4999, "quantity": 1}])
+    assert refused.status == 429
+    assert refused.body["code"] == "order_attempts_rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+    assert create(caller, address_id).status == 429  # a good order too, until the window frees
+    assert upstream_requests(standin) == before
+    # another user's budget is their own
+    other, other_address = add_user(name="john")
+    assert create(other, other_address).status == 201
+    assert len(stored_orders()) == 2

@@ -19,7 +19,7 @@ from shop_local.provision import provision
 from shop_local.runtime import lambda_context
 from shop_shared import aws as shop_aws
 from shop_shared import config, keys
-from shop_shared.models import Customer, Order, OrderEvent
+from shop_shared.models import Customer, Order, OrderEvent, StatusUpdateRequest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -148,8 +148,10 @@ def test_a_status_change_publishes_order_status_updated(aws: Any, stream: Stream
     order = save_order()
     handle(stream.batch())
     received(aws)
-    orders_service.write_status(order.id, "pending", "confirmed", datetime.now(UTC))
-    orders_service.write_status(order.id, "confirmed", "shipped", datetime.now(UTC))
+    item = {"id": order.id, "order_number": order.order_number, "status": "pending"}
+    orders_service.write_status(item, StatusUpdateRequest(status="confirmed"), "admin", datetime.now(UTC))
+    item["status"] = "confirmed"
+    orders_service.write_status(item, StatusUpdateRequest(status="shipped"), "admin", datetime.now(UTC))
     assert handle(stream.batch()) == {"batchItemFailures": []}
     messages = received(aws)
     assert [event_type for event_type, _ in messages] == ["order.status_updated", "order.status_updated"]

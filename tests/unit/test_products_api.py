@@ -181,7 +181,9 @@ def test_an_unknown_product_is_404_not_the_product_upstream_sends(product_api):
     assert "title" not in reply.body
 
 
-@pytest.mark.parametrize("product_id", ["abc", "0", "-1", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "product_id", ["abc", "0", "-1", "1.5", "99999999999999999999", "2147483648", "9" * 4300]
+)
 def test_an_id_that_is_not_a_positive_integer_is_422(product_api, product_id):
     reply = get_product(product_id)
 
@@ -254,3 +256,18 @@ def test_the_openapi_document_describes_the_parameters():
     assert product_id["schema"]["type"] == "integer"
     assert "/products/categories" in paths
     assert "404" in paths["/products/{product_id}"]["get"]["responses"]
+
+
+# ------------------------------------------------------------------ the listing window
+
+
+def test_the_listing_window_is_bounded_and_never_asked_upstream(product_api):
+    """page * limit is what we ask upstream for; an anonymous request must not make it 100,000."""
+    reply = list_products(page="1000", limit="100")
+
+    assert reply.status == 422
+    assert reply.body["code"] == "listing_window_too_large"
+    assert str(products_api.MAX_LISTING_WINDOW) in reply.body["message"]
+    assert product_api.stats() == {}
+    assert list_products(page="6", limit="100").status == 422
+    assert list_products(page="5", limit="100").status == 200  # the window's edge is still served

@@ -7,7 +7,9 @@ Users table (`pk`, `sk`):
   EMAIL#{lowercase}     GUARD               uniqueness guard, holds user_id
 
 Orders table (`pk`, `sk`):
-  ORDER#{order_id}      ORDER               the order with its items; GSI `ByUser` on (user_id, created_at)
+  ORDER#{order_id}      ORDER               the order with its items; GSI `ByUser` on (user_id, created_at),
+                                            GSI `ByStatus` on (status_shard, order_seq): the staff queue
+                                            (keys built by functions/orders/orders_rules.py)
   COUNTER#ORDER#{year}  COUNTER             the year's order-number counter (UpdateItem ADD)
 """
 
@@ -18,6 +20,7 @@ GUARD = "GUARD"
 ORDER_SK = "ORDER"
 COUNTER_SK = "COUNTER"
 ORDERS_BY_USER_INDEX = "ByUser"
+ORDERS_BY_STATUS_INDEX = "ByStatus"
 
 
 def user_key(user_id: str) -> dict[str, str]:

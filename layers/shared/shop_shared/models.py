@@ -11,7 +11,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
 
 from shop_shared.jsonutil import money
 
@@ -115,10 +123,15 @@ OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled
 PaymentMethod = Literal["cash_on_delivery", "credit_card", "debit_card", "paypal", "bank_transfer"]
 MAX_QUANTITY = 100
 MAX_ITEMS = 50
+# A product id is a positive 32-bit integer everywhere (orders, GET /products/{id}): anything larger
+# is refused here, never sent upstream.
+MAX_PRODUCT_ID = 2**31 - 1
+ProductId = Annotated[int, Field(ge=1, le=MAX_PRODUCT_ID)]
+MAX_NOTE_LENGTH = 500
 
 
 class OrderItemRequest(BaseModel):
-    product_id: Annotated[int, Field(ge=1)]
+    product_id: ProductId
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 
@@ -150,6 +163,23 @@ class ShippingAddress(BaseModel):
     country: str
 
 
+Actor = Literal["customer", "admin"]
+
+
+class HistoryEntry(BaseModel):
+    """One step of an order's life: the status it reached, when, by whom, and the note given."""
+
+    status: OrderStatus
+    at: str
+    by: Actor
+    note: str | None = None
+
+
+class Tracking(BaseModel):
+    carrier: str
+    tracking_number: str
+
+
 class Order(BaseModel):
     id: str
     order_number: str
@@ -161,17 +191,40 @@ class Order(BaseModel):
     items: list[OrderItem]
     created_at: str
     updated_at: str
+    history: list[HistoryEntry] = []
+    tracking: Tracking | None = None
 
 
 class OrderPage(BaseModel):
-    """GET /users/{user_id}/orders: newest first; `next` is an opaque cursor, null on the last page."""
+    """A page of orders (GET /users/{user_id}/orders, GET /orders); `next` is an opaque cursor,
+    null on the last page."""
 
     orders: list[Order]
     next: str | None = None
 
 
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
 class StatusUpdateRequest(BaseModel):
     status: OrderStatus
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE_LENGTH)] | None = None
+    carrier: Text100 | None = None
+    tracking_number: Text100 | None = None
+
+    @model_validator(mode="after")
+    def _tracking_only_when_shipping(self) -> StatusUpdateRequest:
+        given = [name for name in ("carrier", "tracking_number") if getattr(self, name) is not None]
+        if given and self.status != "shipped":
+            raise ValueError("carrier and tracking_number may only be given with the status 'shipped'")
+        if len(given) == 1:
+            raise ValueError("carrier and tracking_number go together: give both or neither")
+        return self
+
+    def tracking(self) -> Tracking | None:
+        if self.carrier is None or self.tracking_number is None:
+            return None
+        return Tracking(carrier=self.carrier, tracking_number=self.tracking_number)
 
 
 # --- events (SNS topic `order-events`) -------------------------------------------------------

@@ -404,11 +404,18 @@ def _cached_json(client: redis.Redis | None, key: str) -> str | bytes | None:
         return None
 
 
+# Upstream has no offset: a page costs asking for `page * limit` products. Bounded so that no request
+# can make us ask upstream for more than this (the catalog is ~150 products; 500 leaves room).
+MAX_LISTING_WINDOW = 500
+
+
 def list_products(page: int = 1, limit: int = 20, category: str | None = None) -> list[Product]:
     """One page of the catalog (or of one category), in upstream order. A page past the end is
     empty. Also warms `product:{id}` for every product upstream returned."""
     if page < 1 or limit < 1:
         raise ValueError("page and limit must be 1 or more")
+    if page * limit > MAX_LISTING_WINDOW:
+        raise ValueError(f"page * limit must be at most {MAX_LISTING_WINDOW}")
     client = get_redis()
     key = list_key(page, limit, category)
     raw = _cached_json(client, key)
