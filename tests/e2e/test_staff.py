@@ -58,6 +58,7 @@ def test_staff_find_confirm_and_ship_a_new_order_and_the_shopper_sees_it(
     # Open it from the queue; only the allowed next steps are offered.
     rows.first.get_by_role("link", name=number).click()
     expect(page.locator("#order-number")).to_have_text(number)
+    expect(page.locator("#customer")).to_contain_text(who["username"])
     status = page.locator(".status-line")
     assert buttons(status) == ["Confirm", "Cancel order"]
     page.get_by_role("button", name="Confirm", exact=True).click()
@@ -125,7 +126,7 @@ def test_staff_search_and_cancel_after_being_asked(
 
     # By order number, typed the way people type it.
     year, serial = re.fullmatch(r"ORD-(\d{4})-(\d{6})", number).groups()  # type: ignore[union-attr]
-    page.get_by_label("Order number").fill(f"ord-{year}-{int(serial)}")
+    page.get_by_label("Order number", exact=True).fill(f"ord-{year}-{int(serial)}")
     page.get_by_role("button", name="Find order").click()
     expect(page.locator("#order-number")).to_have_text(number)
 

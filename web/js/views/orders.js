@@ -318,6 +318,8 @@ export async function orderView(ctx) {
   const historySlot = h("div", { class: "history" });
   const ownerView = order.user_id === session.user()?.user_id;
   const isStaffView = session.isAdmin() && !ownerView;
+  // Staff see who ordered; the order itself only carries the customer's id.
+  const customer = isStaffView ? await api(`/auth/user/${encodeURIComponent(order.user_id)}`).catch(() => null) : null;
 
   function renderHead() {
     const headline = orderHeadline(order, justPlaced);
@@ -372,7 +374,15 @@ export async function orderView(ctx) {
       h("dt", null, "Payment"),
       h("dd", null, paymentLabel(order.payment_method)),
       isStaffView
-        ? [h("dt", null, "Customer"), h("dd", null, h("a", { href: `#/staff/users/${encodeURIComponent(order.user_id)}` }, "All orders of this customer"))]
+        ? [
+            h("dt", null, "Customer"),
+            h(
+              "dd",
+              { id: "customer" },
+              customer ? [customer.username, customer.email ? h("span", { class: "muted" }, ` · ${customer.email}`) : null, h("br")] : null,
+              h("a", { href: `#/staff/users/${encodeURIComponent(order.user_id)}` }, "All orders of this customer"),
+            ),
+          ]
         : null,
     ),
     itemsTable(order),

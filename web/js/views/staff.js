@@ -131,7 +131,7 @@ async function queueList(state) {
 function searchForm({ label, name, button, hint, onValue }) {
   const form = h(
     "form",
-    { class: "inline-form", novalidate: true, role: "search", "aria-label": label },
+    { class: "inline-form", novalidate: true, role: "search", "aria-label": `Search by ${label.toLowerCase()}` },
     field({ label, name, hint, autocomplete: "off", spellcheck: "false", autocapitalize: "none" }),
     h("button", { type: "submit", class: "button button-secondary" }, button),
   );
