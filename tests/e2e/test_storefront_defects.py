@@ -132,6 +132,7 @@ def test_cancel_asks_first_and_the_page_stops_thanking(
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order['order_number']}")
     expect(page.get_by_text("Thank you for your order")).to_have_count(0)
     expect(page.locator(".timeline li").last).to_contain_text("Cancelled")
+    expect(page.locator(".timeline li").last).to_contain_text("Ordered twice by mistake")
     assert stack.get(f"/orders/{order['id']}", token=who["token"]).json()["status"] == "cancelled"
     page.reload()  # still true after a reload of the ?placed=1 address
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order['order_number']}")
