@@ -27,6 +27,11 @@ def place(stack: ShopStack, who: dict[str, Any]) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def newest_first(page: Page) -> None:
+    page.get_by_role("link", name="Newest first").click()
+    expect(page.locator(".sort-toggle [aria-current='true']")).to_have_text("Newest first")
+
+
 def open_staff(page: Page) -> None:
     page.get_by_role("link", name="Staff", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff: orders")
@@ -49,7 +54,7 @@ def test_staff_find_confirm_and_ship_a_new_order_and_the_shopper_sees_it(
     expect(tabs.first).to_contain_text("Pending")
     expect(tabs.first).to_have_attribute("aria-current", "page")
     expect(tabs.first.locator(".count")).to_have_text(re.compile(r"^[1-9]\d*\+?$"))
-    page.get_by_role("link", name="Newest first").click()
+    newest_first(page)
     rows = page.locator(".order-row")
     expect(rows.first).to_contain_text(number)
     expect(rows.first.locator(".badge")).to_have_text("Pending")
@@ -161,3 +166,23 @@ def test_customers_cannot_open_the_staff_area(person: Callable[..., Any], stack:
     page.goto(f"{stack.url}/#/staff")
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff only")
     expect(page.locator(".order-row")).to_have_count(0)
+
+
+def test_staff_confirm_straight_from_the_queue(person: Callable[..., Any], stack: ShopStack) -> None:
+    who = stack.new_shopper()
+    order = place(stack, who)
+    staff = person()
+    page = staff.log_in("admin", stack.admin_password)
+    open_staff(page)
+    newest_first(page)
+    row = page.locator(".order-row", has_text=order["order_number"])
+    assert buttons(row) == ["Confirm", "Cancel order"]
+    row.get_by_role("button", name="Confirm", exact=True).click()
+    expect(row.locator(".badge")).to_have_text("Confirmed")
+    expect(page.get_by_role("status").filter(has_text=order["order_number"])).to_contain_text(
+        "is now confirmed: it has left this queue"
+    )
+    assert buttons(row) == ["Mark as shipped", "Cancel order"]
+    assert stack.get(f"/orders/{order['id']}", token=who["token"]).json()["status"] == "confirmed"
+    page.get_by_role("link", name=re.compile("^Confirmed")).click()
+    expect(page.locator(".order-row", has_text=order["order_number"])).to_be_visible()

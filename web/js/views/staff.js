@@ -51,7 +51,7 @@ function waiting(order) {
   return age ? h("span", { class: "age" }, age === "just now" ? "new" : `waiting ${age}`) : null;
 }
 
-/** The queue tabs; counts arrive after the page is shown (one request per status). */
+/** The queue tabs; counts arrive after the page is shown (one request per status), and again on refresh(). */
 function queueTabs(state, ctx) {
   const counts = new Map();
   const tabs = h(
@@ -72,21 +72,23 @@ function queueTabs(state, ctx) {
       );
     }),
   );
-  Promise.all(
-    QUEUE_STATUSES.map(async (status) => {
-      try {
-        const page = await fetchQueue(status, { limit: COUNT_LIMIT });
-        if (!ctx.isCurrent()) return;
-        const label = countLabel(page.orders, page.next);
-        const el = counts.get(status);
-        el.textContent = label;
-        el.setAttribute("aria-label", `${label} ${label === "1" ? "order" : "orders"}`);
-      } catch {
-        counts.get(status).textContent = "";
-      }
-    }),
-  );
-  return h("nav", { class: "queues", "aria-label": "Order queues" }, tabs);
+  const refresh = () =>
+    Promise.all(
+      QUEUE_STATUSES.map(async (status) => {
+        try {
+          const page = await fetchQueue(status, { limit: COUNT_LIMIT });
+          if (!ctx.isCurrent()) return;
+          const label = countLabel(page.orders, page.next);
+          const el = counts.get(status);
+          el.textContent = label;
+          el.setAttribute("aria-label", `${label} ${label === "1" ? "order" : "orders"}`);
+        } catch {
+          counts.get(status).textContent = "";
+        }
+      }),
+    );
+  refresh();
+  return { nav: h("nav", { class: "queues", "aria-label": "Order queues" }, tabs), refresh };
 }
 
 function sortToggle(state) {
@@ -101,8 +103,23 @@ function sortToggle(state) {
   );
 }
 
-async function queueList(state) {
-  const row = (order) => orderRow(order, { extra: waiting(order) });
+async function queueList(state, { box, onChanged }) {
+  // Each row carries the order's next steps, so a queue can be worked without opening every order.
+  const row = (order) => {
+    const li = orderRow(order, {
+      extra: waiting(order),
+      actions: statusActions(order, {
+        box,
+        onChanged: (updated) => {
+          const replacement = row(updated);
+          li.replaceWith(replacement);
+          onChanged(updated);
+          (replacement.querySelector(".status-actions button") ?? replacement.querySelector("a"))?.focus();
+        },
+      }),
+    });
+    return li;
+  };
   const empty = () =>
     h("p", { class: "empty" }, state.status === ALL ? "There are no orders yet." : `No ${queueLabel(state.status).toLowerCase()} orders. Nothing to do here.`);
   const older = state.sort === "newest" ? "Show older orders" : "Show newer orders";
@@ -204,7 +221,13 @@ function searchArea(ctx) {
     },
   });
 
-  return h("section", { class: "staff-search", "aria-labelledby": "search-title" }, h("h2", { id: "search-title" }, "Find"), byNumber, byCustomer, box, results);
+  return h(
+    "section",
+    { class: "staff-search", "aria-label": "Find an order or a customer" },
+    h("div", { class: "search-forms" }, byNumber, byCustomer),
+    box,
+    results,
+  );
 }
 
 function customerList(users, next) {
@@ -234,9 +257,22 @@ function customerList(users, next) {
 
 export async function staffView(ctx) {
   const state = queueState(ctx.query);
+  const box = alertBox();
+  const tabs = queueTabs(state, ctx);
   let list;
   try {
-    list = await queueList(state);
+    list = await queueList(state, {
+      box,
+      onChanged: (updated) => {
+        const moved = state.status !== ALL && updated.status !== state.status;
+        showAlert(
+          box,
+          `Order ${updated.order_number} is now ${STATUS_LABELS[updated.status]?.toLowerCase() ?? updated.status}${moved ? ": it has left this queue" : ""}.`,
+          "success",
+        );
+        tabs.refresh();
+      },
+    });
   } catch (error) {
     list = h("p", { class: "alert alert-error", role: "alert" }, describeError(error));
   }
@@ -244,11 +280,12 @@ export async function staffView(ctx) {
     "section",
     { class: "staff" },
     h("h1", null, "Staff: orders"),
-    queueTabs(state, ctx),
+    searchArea(ctx),
+    tabs.nav,
     h("h2", { id: "queue-title" }, queueLabel(state.status), h("span", { class: "muted" }, state.sort === "oldest" ? " · oldest first" : " · newest first")),
     sortToggle(state),
+    box,
     list,
-    searchArea(ctx),
   );
 }
 
