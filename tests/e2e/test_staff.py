@@ -64,6 +64,7 @@ def test_staff_find_confirm_and_ship_a_new_order_and_the_shopper_sees_it(
     rows.first.get_by_role("link", name=number).click()
     expect(page.locator("#order-number")).to_have_text(number)
     expect(page.locator("#customer")).to_contain_text(who["username"])
+    expect(page.get_by_role("link", name="Staff", exact=True)).to_have_attribute("aria-current", "page")
     status = page.locator(".status-line")
     assert buttons(status) == ["Confirm", "Cancel order"]
     page.get_by_role("button", name="Confirm", exact=True).click()

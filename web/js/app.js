@@ -35,6 +35,9 @@ let navigationSeq = 0;
 let firstRender = true;
 let leaveHandlers = [];
 let flashKeep = false;
+// A page may say which part of the site it belongs to when its path does not tell (an order
+// page opened by staff belongs to "staff", not to "My orders").
+let navSection = null;
 
 // ---------------------------------------------------------------- navigation helpers
 
@@ -88,7 +91,8 @@ function navLink(href, label, active, extra = {}) {
 function renderNav() {
   const user = session.user();
   const { path } = currentLocation();
-  const under = (prefix) => path === prefix || path.startsWith(`${prefix}/`);
+  const under = (prefix) =>
+    navSection ? prefix === `/${navSection}` : path === prefix || path.startsWith(`${prefix}/`);
   const count = cart.count();
   const items = [
     navLink("#/", "Products", path === "/" || under("/products")),
@@ -137,6 +141,7 @@ async function route() {
   if (flashKeep) flashKeep = false;
   else clear(flashArea);
 
+  navSection = null;
   const location_ = currentLocation();
   let match = null;
   let spec = null;
@@ -172,6 +177,11 @@ async function route() {
       onLeave: (handler) => leaveHandlers.push(handler),
       isCurrent: () => seq === navigationSeq,
       devMailbox: () => devMailbox,
+      setSection: (section) => {
+        if (seq !== navigationSeq) return;
+        navSection = section;
+        renderNav();
+      },
     };
     try {
       node = await spec.view(ctx);

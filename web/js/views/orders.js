@@ -318,6 +318,7 @@ export async function orderView(ctx) {
   const historySlot = h("div", { class: "history" });
   const ownerView = order.user_id === session.user()?.user_id;
   const isStaffView = session.isAdmin() && !ownerView;
+  if (isStaffView) ctx.setSection?.("staff");
   // Staff see who ordered; the order itself only carries the customer's id.
   const customer = isStaffView ? await api(`/auth/user/${encodeURIComponent(order.user_id)}`).catch(() => null) : null;
 
