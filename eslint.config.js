@@ -34,7 +34,12 @@ export default [
     languageOptions: { sourceType: "script" },
   },
   {
-    files: ["tests/js/**/*.js", "eslint.config.js"],
+    files: ["eslint.config.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: globals.node },
+  },
+  {
+    // The unit tests run in node with the browser globals dom-env.js installs.
+    files: ["tests/js/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node, ...globals.browser } },
   },
 ];

@@ -42,6 +42,16 @@ async function fakeFetch(url, init = {}) {
   });
 }
 
+// linkedom's forms have no `elements`; forms.js reads fields through it.
+// (linkedom makes a <form> a plain HTMLElement, so the getter sits there and answers for forms only.)
+Object.defineProperty(window.HTMLElement.prototype, "elements", {
+  get() {
+    if (this.localName !== "form") return undefined;
+    const list = [...this.querySelectorAll("input, select, textarea, button")];
+    list.namedItem = (name) => list.find((el) => el.getAttribute("name") === name) ?? null;
+    return list;
+  },
+});
 // linkedom has no address; dom.js resolves links against it.
 Object.defineProperty(document, "baseURI", { value: "http://shop.test/" });
 window.SHOP_API_BASE = "";

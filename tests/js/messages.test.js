@@ -51,6 +51,16 @@ describe("fieldErrors", () => {
     assert.deepEqual(rest, ["Enter the zip."]);
   });
 
+  it("words number limits and nested fields without pydantic's phrasing", () => {
+    const gt = { loc: ["body", "items", "0", "quantity"], msg: "Input should be greater than 0", type: "greater_than" };
+    const le = { loc: ["body", "items", "1", "quantity"], msg: "Input should be less than or equal to 100", type: "less_than_equal" };
+    assert.equal(fieldMessage(gt), "Use a number greater than 0.");
+    assert.equal(fieldMessage(le), "Use 100 or less.");
+    assert.equal(fieldMessage({ loc: ["body", "items", "0", "product_id"], type: "int_parsing" }), "Enter a number.");
+    assert.equal(fieldMessage({ loc: ["body"], msg: "something", type: "model_attributes_type" }), "Check this field.");
+    assert.equal(fieldMessage({ loc: ["body", "status"], type: "enum" }), "Choose one of the offered values for the status.");
+  });
+
   it("uses the form's label for fields it has no words of its own for", () => {
     const { fields } = fieldErrors([tooShort("nickname", 1)], () => true, () => "Display name");
     assert.equal(fields.nickname, "Enter the display name.");

@@ -34,7 +34,7 @@ async function render(status, { as = OWNER, placed = false, extra = {} } = {}) {
 }
 
 function click(el) {
-  el.dispatchEvent(new globalThis.window.Event("click", { bubbles: true }));
+  el.dispatchEvent(new window.Event("click", { bubbles: true }));
 }
 
 beforeEach(() => {

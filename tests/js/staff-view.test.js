@@ -77,7 +77,7 @@ describe("the staff queue", () => {
     const page = await staffView(ctx(""));
     const more = [...page.querySelectorAll("button")].find((b) => text(b) === "Show newer orders");
     assert.ok(more && !more.hidden, "a button to see the rest");
-    more.dispatchEvent(new globalThis.window.Event("click"));
+    more.dispatchEvent(new window.Event("click"));
     await settle();
     assert.deepEqual(numbers(page), ["ORD-2026-000001", "ORD-2026-000002", "ORD-2026-000003"]);
     assert.ok(requests.some((r) => r.path === "/orders?status=pending&limit=20&next=page-2"));

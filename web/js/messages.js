@@ -96,18 +96,25 @@ export function detailField(detail) {
 export function fieldMessage(detail, label) {
   const name = detailField(detail);
   const own = FIELDS[name] ?? {};
-  const what = label ? label.toLowerCase() : "this field";
+  const loc = Array.isArray(detail?.loc) ? detail.loc.map(String) : [];
+  const last = [...loc].reverse().find((part) => !/^\d+$/.test(part) && !["body", "query", "path", "header"].includes(part));
+  const what = label ? label.toLowerCase() : last ? last.replace(/_/g, " ") : null;
+  const the = what ? `the ${what}` : "this field";
   const type = String(detail?.type ?? "");
   const limit = limitIn(detail?.msg);
-  const missing = own.missing ?? `Enter the ${what}.`;
+  const missing = own.missing ?? (what ? `Enter the ${what}.` : "Fill in this field.");
   if (type === "missing" || (type === "string_too_short" && (limit === null || limit <= 1))) return missing;
   if (type === "string_too_short") return `Use at least ${limit} characters.`;
   if (type === "string_too_long") return `Use at most ${limit} characters.`;
-  if (type === "string_pattern_mismatch") return own.pattern ?? own.invalid ?? `Check the ${what}: it is not in the expected form.`;
+  if (type === "greater_than") return `Use a number greater than ${limit}.`;
+  if (type === "greater_than_equal") return `Use ${limit} or more.`;
+  if (type === "less_than") return `Use a number less than ${limit}.`;
+  if (type === "less_than_equal") return `Use ${limit} or less.`;
+  if (type === "string_pattern_mismatch") return own.pattern ?? own.invalid ?? `Check ${the}: it is not in the expected form.`;
   if (type === "value_error") return own.invalid ?? sentence(String(detail?.msg ?? "").replace(/^Value error, /, ""));
   if (type.startsWith("int_") || type.startsWith("float_")) return "Enter a number.";
-  if (type === "enum" || type === "literal_error") return `Choose one of the offered ${what} values.`;
-  return own.invalid ?? `Check the ${what}.`;
+  if (type === "enum" || type === "literal_error") return `Choose one of the offered values for ${the}.`;
+  return own.invalid ?? `Check ${the}.`;
 }
 
 /**
@@ -122,7 +129,7 @@ export function fieldErrors(details, hasField = () => true, labelOf = () => null
     if (name && hasField(name)) {
       if (!(name in fields)) fields[name] = fieldMessage(detail, labelOf(name));
     } else {
-      const text = fieldMessage(detail, name ? name.replace(/_/g, " ") : null);
+      const text = fieldMessage(detail, null);
       if (!rest.includes(text)) rest.push(text);
     }
   }
