@@ -79,7 +79,7 @@ function stepForm(order, status, { onSend, onBack }) {
       name: "note",
       maxlength: String(NOTE_MAX),
       autocomplete: "off",
-      hint: `At most ${NOTE_MAX} characters.`,
+      hint: staff ? `The customer sees it in the order's history. At most ${NOTE_MAX} characters.` : `At most ${NOTE_MAX} characters.`,
     }),
     h(
       "div",
