@@ -69,4 +69,14 @@ describe("showErrors", () => {
     assert.equal(text(box), "You have placed several orders in a short time. Please try again in 5 minutes.");
     assert.equal(form.querySelectorAll("[aria-invalid='true']").length, 0);
   });
+
+  it("drops a field's complaint once the person edits that field", () => {
+    const { form, box } = addressForm();
+    showErrors(form, box, new ApiError(422, { details: [tooShort("city"), tooShort("country")] }));
+    const city = form.querySelector('[name="city"]');
+    city.dispatchEvent(new window.Event("input"));
+    assert.equal(errorOf(form, "city"), "");
+    assert.equal(city.hasAttribute("aria-invalid"), false);
+    assert.equal(errorOf(form, "country"), "Enter the country.");
+  });
 });

@@ -32,6 +32,15 @@ function markField(form, name, message) {
   if (!input || !slot) return false;
   slot.textContent = message;
   input.setAttribute("aria-invalid", "true");
+  // Once the person changes the field, the old complaint about it no longer holds.
+  input.addEventListener(
+    "input",
+    () => {
+      slot.textContent = "";
+      input.removeAttribute("aria-invalid");
+    },
+    { once: true },
+  );
   return true;
 }
 
