@@ -27,6 +27,11 @@ def place(stack: ShopStack, who: dict[str, Any]) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def fits(page: Page) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
 def newest_first(page: Page) -> None:
     page.get_by_role("link", name="Newest first").click()
     expect(page.locator(".sort-toggle [aria-current='true']")).to_have_text("Newest first")
@@ -58,6 +63,7 @@ def test_staff_find_confirm_and_ship_a_new_order_and_the_shopper_sees_it(
     rows = page.locator(".order-row")
     expect(rows.first).to_contain_text(number)
     expect(rows.first.locator(".badge")).to_have_text("Pending")
+    fits(page)
     staff.shot(f"{width}-staff-01-queue")
 
     # Open it from the queue; only the allowed next steps are offered.
@@ -91,6 +97,7 @@ def test_staff_find_confirm_and_ship_a_new_order_and_the_shopper_sees_it(
     expect(page.locator("#tracking")).to_have_text("DHL · JD014600006281230704")
     assert buttons(status) == ["Mark as delivered"]
     expect(page.locator(".timeline li")).to_have_count(3)
+    fits(page)
     staff.shot(f"{width}-staff-03-order-shipped")
 
     saved = stack.get(f"/orders/{order['id']}", token=who["token"]).json()
