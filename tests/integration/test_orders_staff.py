@@ -156,6 +156,7 @@ def test_history_and_tracking_in_the_order_and_in_the_emails(
         ("shipped", "admin", None),
     ]
     assert body["history"][-1]["at"] == body["updated_at"]
+    assert "note" not in body["history"][0]  # `note?`: absent, not null
     assert stack.get(f"/orders/{order['id']}", token=shopper["token"]).json() == body
 
     number = order["order_number"]

@@ -826,3 +826,19 @@ def test_refused_order_attempts_have_their_own_budget(
     other, other_address = add_user(name="john")
     assert create(other, other_address).status == 201
     assert len(stored_orders()) == 2
+
+
+def test_an_order_id_taken_by_another_order_is_still_refused_not_taken_for_ours(
+    shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lost-reply rule accepts a failed PutItem only when the stored order is exactly ours: a
+    uuid4 collision with someone else's order stays 409 and overwrites nothing."""
+    first, first_address = add_user()
+    existing = create(first, first_address).body
+    second, second_address = add_user(name="john")
+    monkeypatch.setattr(orders_service.uuid, "uuid4", lambda: uuid.UUID(existing["id"]))
+    refused = create(second, second_address)
+    assert refused.status == 409
+    assert refused.body["code"] == "order_exists"
+    assert get(first, existing["id"]).body == existing
+    assert len(stored_orders()) == 1

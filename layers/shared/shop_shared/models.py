@@ -172,7 +172,8 @@ class HistoryEntry(BaseModel):
     status: OrderStatus
     at: str
     by: Actor
-    note: str | None = None
+    # `note?` in the contract: an entry without one has no `note` key (nor a stored NULL)
+    note: str | None = Field(default=None, exclude_if=lambda note: note is None)
 
 
 class Tracking(BaseModel):
