@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
 	@echo "make test   - template checks + the whole test suite"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + mypy + ESLint (web/)"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
 $(STAMP): pyproject.toml
