@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
 	@echo "make test   - template checks + the whole test suite"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + mypy + ESLint (web/)"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
 $(STAMP): pyproject.toml
@@ -43,6 +43,7 @@ template: $(STAMP)
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
 test: $(STAMP) browser template
+	npm test --silent
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)
@@ -58,6 +59,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	npm run lint --silent
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -68,3 +70,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-output
+
+# The storefront's JS checks (eslint, node --test): dev tools from the npm registry, pinned by
+# package-lock.json; nothing from node_modules is shipped (web/ has no build step).
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+lint test: $(NODE_STAMP)

@@ -72,6 +72,33 @@ class Person:
     def shot(self, name: str, full_page: bool = True) -> None:
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full_page)
 
+    def log_in(self, username: str, password: str) -> Page:
+        """Log in through the page's own form, then stay on the page it leads to."""
+        page = self.open("/login")
+        page.get_by_label("Username", exact=True).fill(username)
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("button", name="Log out").wait_for()
+        return page
+
+    def in_viewport(self, selector: str) -> bool:
+        """Whether the element is wholly inside the visible window (not just somewhere on the page)."""
+        box = self.page.locator(selector).bounding_box()
+        size = self.page.viewport_size
+        assert box is not None and size is not None, selector
+        return (
+            box["x"] >= 0
+            and box["y"] >= 0
+            and box["x"] + box["width"] <= size["width"]
+            and box["y"] + box["height"] <= size["height"]
+        )
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def width(request: pytest.FixtureRequest) -> str:
+    """Run a test at desktop width and at phone width (`person(phone=width == "phone")`)."""
+    return str(request.param)
+
 
 @pytest.fixture
 def person(browser: Browser, stack: ShopStack, screenshot_dir: Path) -> Iterator[Callable[..., Person]]:

@@ -67,27 +67,8 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
   return data;
 }
 
-/** A human sentence for any error, including how long to wait after a 429. */
-export function describeError(error) {
-  if (!(error instanceof ApiError)) return "Something went wrong. Please try again.";
-  if (error.status === 429) {
-    const wait = error.retryAfter;
-    const when = wait == null ? "in a little while" : `in ${formatWait(wait)}`;
-    return `${sentence(error.message)} Please try again ${when}.`;
-  }
-  if (error.status >= 500) return `${error.message} (HTTP ${error.status}). Please try again.`;
-  return error.message;
-}
-
-function sentence(text) {
-  return /[.!?]$/.test(text) ? text : `${text}.`;
-}
-
-function formatWait(seconds) {
-  if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
-  const minutes = Math.ceil(seconds / 60);
-  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
-}
+// Human wording for errors lives in messages.js (pure, unit-tested); re-exported for the views.
+export { describeError } from "./messages.js";
 
 /** A random Idempotency-Key; crypto.randomUUID needs a secure context, getRandomValues does not. */
 export function newIdempotencyKey() {

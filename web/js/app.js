@@ -2,7 +2,7 @@
 // ./views and return DOM nodes; nothing here parses HTML.
 
 import { API_BASE, ApiError, api } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { cart, session } from "./state.js";
 import * as account from "./views/account.js";
 import * as catalog from "./views/catalog.js";
@@ -35,6 +35,9 @@ let navigationSeq = 0;
 let firstRender = true;
 let leaveHandlers = [];
 let flashKeep = false;
+// A page may say which part of the site it belongs to when its path does not tell (an order
+// page opened by staff belongs to "staff", not to "My orders").
+let navSection = null;
 
 // ---------------------------------------------------------------- navigation helpers
 
@@ -56,9 +59,17 @@ function currentLocation() {
   return { path: decodeURI(path) || "/", query: new URLSearchParams(queryString), raw };
 }
 
-/** A message above the page; `keep` lets it survive the navigation that follows. */
+const FLASH_SECONDS = 6;
+let flashTimer = null;
+
+/**
+ * A message in the toast at the bottom of the window (a live region, so it is read out too);
+ * `keep` lets it survive the navigation that follows. Success messages go away by themselves,
+ * errors stay until dismissed.
+ */
 export function flash(message, { kind = "success", keep = false } = {}) {
   flashKeep = keep;
+  clearTimeout(flashTimer);
   clear(flashArea);
   if (!message) return;
   const close = h("button", { type: "button", class: "link-button", "aria-label": "Dismiss message" }, "×");
@@ -68,6 +79,7 @@ export function flash(message, { kind = "success", keep = false } = {}) {
     main.focus();
   });
   flashArea.append(box);
+  if (kind === "success") flashTimer = setTimeout(() => box.remove(), FLASH_SECONDS * 1000);
 }
 
 // ---------------------------------------------------------------- header
@@ -79,7 +91,8 @@ function navLink(href, label, active, extra = {}) {
 function renderNav() {
   const user = session.user();
   const { path } = currentLocation();
-  const under = (prefix) => path === prefix || path.startsWith(`${prefix}/`);
+  const under = (prefix) =>
+    navSection ? prefix === `/${navSection}` : path === prefix || path.startsWith(`${prefix}/`);
   const count = cart.count();
   const items = [
     navLink("#/", "Products", path === "/" || under("/products")),
@@ -105,7 +118,7 @@ function renderNav() {
   } else {
     items.push(navLink("#/login", "Log in", under("/login")), navLink("#/register", "Register", under("/register")));
   }
-  nav.replaceChildren(...items);
+  fill(nav, ...items);
 }
 
 // ---------------------------------------------------------------- router
@@ -128,6 +141,7 @@ async function route() {
   if (flashKeep) flashKeep = false;
   else clear(flashArea);
 
+  navSection = null;
   const location_ = currentLocation();
   let match = null;
   let spec = null;
@@ -163,6 +177,11 @@ async function route() {
       onLeave: (handler) => leaveHandlers.push(handler),
       isCurrent: () => seq === navigationSeq,
       devMailbox: () => devMailbox,
+      setSection: (section) => {
+        if (seq !== navigationSeq) return;
+        navSection = section;
+        renderNav();
+      },
     };
     try {
       node = await spec.view(ctx);
@@ -172,7 +191,7 @@ async function route() {
     }
   }
   if (seq !== navigationSeq) return;
-  main.replaceChildren(node);
+  fill(main, node);
   main.removeAttribute("aria-busy");
   main.classList.remove("is-loading");
   const heading = main.querySelector("h1");

@@ -47,6 +47,15 @@ export function clear(el) {
   return el;
 }
 
+/**
+ * Replace el's children. Like append(), null/undefined/false are left out: the DOM's own
+ * replaceChildren(null) shows the word "null" (eslint.config.js points here instead).
+ */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
 let idCounter = 0;
 export function uid(prefix = "f") {
   idCounter += 1;

@@ -1,17 +1,23 @@
-// Showing the server's answer on a form: 422 `details` next to their fields, the rest on top.
+// Showing the server's answer on a form: each 422 detail as one human sentence next to its field
+// (messages.js has the words), a code that belongs to a field (e.g. a taken e-mail) next to that
+// field, and everything else once, on top.
 
-import { describeError } from "./api.js";
+import { describeError, FIELD_FOR_CODE, fieldErrors } from "./messages.js";
 import { showAlert } from "./dom.js";
 
-function readable(detail, form, name) {
-  // A regex in a message helps nobody: the field's hint says what is allowed.
-  if (detail.type === "string_pattern_mismatch" && name) {
-    const hint = form.elements.namedItem(name)?.closest?.(".field")?.querySelector(".hint")?.textContent;
-    if (hint) return `Not valid here. ${hint}`;
-  }
-  // pydantic prefixes custom validators' messages; the user only needs the reason.
-  const text = String(detail.msg ?? "").replace(/^Value error, /, "");
-  return text.charAt(0).toUpperCase() + text.slice(1);
+function slotFor(form, name) {
+  return form.querySelector(`.field-error[data-for="${CSS.escape(name)}"]`);
+}
+
+function inputFor(form, name) {
+  const input = form.elements.namedItem(name);
+  return input && typeof input.setAttribute === "function" ? input : null;
+}
+
+function labelFor(form, name) {
+  const input = inputFor(form, name);
+  const label = input?.id ? form.querySelector(`label[for="${CSS.escape(input.id)}"]`) : null;
+  return label?.textContent?.trim() || null;
 }
 
 export function clearErrors(form, box) {
@@ -21,34 +27,37 @@ export function clearErrors(form, box) {
 }
 
 function markField(form, name, message) {
-  const input = form.elements.namedItem(name);
-  const slot = form.querySelector(`.field-error[data-for="${CSS.escape(name)}"]`);
-  if (!input || !slot || typeof input.setAttribute !== "function") return false;
-  slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+  const input = inputFor(form, name);
+  const slot = slotFor(form, name);
+  if (!input || !slot) return false;
+  slot.textContent = message;
   input.setAttribute("aria-invalid", "true");
+  // Once the person changes the field, the old complaint about it no longer holds.
+  input.addEventListener(
+    "input",
+    () => {
+      slot.textContent = "";
+      input.removeAttribute("aria-invalid");
+    },
+    { once: true },
+  );
   return true;
 }
 
 /**
- * Put an API error on a form. `guess` maps a 409's code/message to a field (e.g. a taken e-mail).
- * Focuses the first field in error, or the alert box.
+ * Put an API error on a form. Focuses the first field in error, or the alert box.
  */
-export function showErrors(form, box, error, guess) {
+export function showErrors(form, box, error) {
   clearErrors(form, box);
-  const unplaced = [];
+  const hasField = (name) => Boolean(inputFor(form, name) && slotFor(form, name));
+  const { fields, rest } = fieldErrors(error?.details, hasField, (name) => labelFor(form, name));
+  const codeField = FIELD_FOR_CODE[error?.code];
+  if (codeField && hasField(codeField) && !(codeField in fields)) fields[codeField] = describeError(error);
   let placed = 0;
-  for (const detail of error?.details ?? []) {
-    const loc = Array.isArray(detail.loc) ? detail.loc : [];
-    const name = loc[0] === "body" ? loc[1] : loc[loc.length - 1];
-    if (loc.length <= 2 && typeof name === "string" && markField(form, name, readable(detail, form, name))) placed += 1;
-    else unplaced.push(readable(detail, form, null));
-  }
-  if (placed === 0 && guess) {
-    const name = guess(error);
-    if (name && markField(form, name, error.message)) placed += 1;
-  }
+  for (const [name, message] of Object.entries(fields)) if (markField(form, name, message)) placed += 1;
   if (placed > 0) {
-    showAlert(box, unplaced.length ? unplaced.join(" ") : "Please correct the fields marked below.");
+    // The fields say what is wrong; on top only what belongs to no field (never a repeat).
+    showAlert(box, rest.length ? rest.join(" ") : `Please correct the ${placed === 1 ? "field" : "fields"} marked below.`);
     form.querySelector("[aria-invalid='true']")?.focus();
   } else {
     showAlert(box, describeError(error));

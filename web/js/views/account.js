@@ -1,7 +1,7 @@
 // Account: register, log in, and the account page with the shipping addresses.
 
 import { api } from "../api.js";
-import { alertBox, field, h, uid } from "../dom.js";
+import { alertBox, field, fill, h, uid } from "../dom.js";
 import { addressBlock } from "../format.js";
 import { busy, clearErrors, formValues, showErrors } from "../forms.js";
 import { session } from "../state.js";
@@ -72,13 +72,6 @@ export async function loginView(ctx) {
   );
 }
 
-function conflictField(error) {
-  const text = `${error.code ?? ""} ${error.message ?? ""}`.toLowerCase();
-  if (text.includes("mail")) return "email";
-  if (text.includes("username") || text.includes("user name")) return "username";
-  return null;
-}
-
 export async function registerView(ctx) {
   const next = safeNext(ctx.query.get("next"));
   const box = alertBox();
@@ -108,7 +101,7 @@ export async function registerView(ctx) {
       type: "password",
       required: true,
       autocomplete: "new-password",
-      hint: "8 to 128 characters.",
+      hint: "8 to 128 characters; not a common password, and not your username.",
     }),
     h("button", { type: "submit", class: "button" }, "Create account"),
   );
@@ -123,7 +116,7 @@ export async function registerView(ctx) {
         if (next !== "/") query.set("next", next);
         ctx.navigate(`/login?${query}`);
       } catch (error) {
-        showErrors(form, box, error, conflictField);
+        showErrors(form, box, error);
       }
     });
   });
@@ -202,7 +195,7 @@ export async function accountView(ctx) {
   const formSlot = h("div");
 
   function renderList() {
-    list.replaceChildren(
+    fill(list, 
       ...(addresses.length
         ? addresses.map((a) =>
             h("li", { class: "address-card" }, addressBlock(a), a.is_default ? h("span", { class: "badge" }, "Default") : null),
@@ -227,7 +220,7 @@ export async function accountView(ctx) {
         closeForm();
       },
     });
-    formSlot.replaceChildren(form);
+    fill(formSlot, form);
     form.querySelector("input")?.focus();
   });
   renderList();

@@ -1,8 +1,8 @@
 // The cart and the checkout.
 
 import { ApiError, api, describeError, newIdempotencyKey } from "../api.js";
-import { alertBox, h, showAlert, uid } from "../dom.js";
-import { addressLines, moneyFromCents, PAYMENT_METHODS } from "../format.js";
+import { alertBox, fill, h, showAlert, uid } from "../dom.js";
+import { addressLines, CHECKOUT_PAYMENT_METHODS, moneyFromCents } from "../format.js";
 import { cart, MAX_QUANTITY, session, toCents } from "../state.js";
 import { addressForm, loadAddresses } from "./account.js";
 import { productImage } from "./catalog.js";
@@ -154,7 +154,7 @@ export async function checkoutView(ctx) {
   let selected = (addresses.find((a) => a.is_default) ?? addresses[0])?.id ?? null;
 
   function renderAddresses() {
-    addressGroup.replaceChildren(
+    fill(addressGroup, 
       ...(addresses.length
         ? addresses.map((a) => {
             const id = uid("addr");
@@ -185,7 +185,7 @@ export async function checkoutView(ctx) {
         ctx.flash("Address saved and selected.");
       },
     });
-    formSlot.replaceChildren(form);
+    fill(formSlot, form);
     return form;
   }
   function closeForm() {
@@ -197,20 +197,29 @@ export async function checkoutView(ctx) {
   renderAddresses();
   if (addresses.length === 0) openForm();
 
-  // ---- payment
-  const payment = h(
-    "div",
-    { class: "radio-list" },
-    PAYMENT_METHODS.map((method, i) => {
-      const id = uid("pay");
-      return h(
-        "div",
-        { class: "radio" },
-        h("input", { type: "radio", name: "payment_method", id, value: method.value, checked: i === 0 }),
-        h("label", { for: id }, method.label),
-      );
-    }),
-  );
+  // ---- payment: the shop takes no payment online, so it offers what it really does (format.js).
+  const methods = CHECKOUT_PAYMENT_METHODS;
+  const payment =
+    methods.length === 1
+      ? h(
+          "div",
+          { class: "payment-only", id: "payment-method", dataset: { value: methods[0].value } },
+          h("p", { class: "payment-name" }, h("strong", null, methods[0].label)),
+          h("p", { class: "muted" }, methods[0].hint),
+        )
+      : h(
+          "div",
+          { class: "radio-list" },
+          methods.map((method, i) => {
+            const id = uid("pay");
+            return h(
+              "div",
+              { class: "radio" },
+              h("input", { type: "radio", name: "payment_method", id, value: method.value, checked: i === 0 }),
+              h("label", { for: id }, method.label, method.hint ? h("span", { class: "hint" }, ` ${method.hint}`) : null),
+            );
+          }),
+        );
 
   // ---- summary and the order button
   const items = cart.items();
@@ -223,7 +232,7 @@ export async function checkoutView(ctx) {
   place.addEventListener("click", async () => {
     if (inFlight) return;
     showAlert(box, "");
-    const paymentMethod = payment.querySelector("input:checked")?.value ?? "cash_on_delivery";
+    const paymentMethod = payment.querySelector("input:checked")?.value ?? payment.dataset.value ?? methods[0].value;
     if (!selected) {
       showAlert(box, "Choose a shipping address, or add one, before placing the order.");
       box.setAttribute("tabindex", "-1");
@@ -274,7 +283,7 @@ export async function checkoutView(ctx) {
         "div",
         { class: "checkout-main" },
         h("fieldset", null, h("legend", null, "Shipping address"), addressGroup, addButton, formSlot),
-        h("fieldset", null, h("legend", null, "Payment method"), payment),
+        h("fieldset", null, h("legend", null, "Payment"), payment),
       ),
       h(
         "aside",

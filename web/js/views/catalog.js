@@ -2,7 +2,7 @@
 
 import { ApiError, api } from "../api.js";
 import { field, h } from "../dom.js";
-import { categoryLabel, money } from "../format.js";
+import { brandLabel, categoryLabel, money, priceBeforeDiscount } from "../format.js";
 import { cart, MAX_QUANTITY } from "../state.js";
 
 export const PAGE_SIZE = 12;
@@ -23,10 +23,23 @@ function positiveInt(value, fallback) {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
-function saleBadge(product) {
-  if (!product.onSale) return null;
+/**
+ * The price, and on sale also the price before the discount (struck through) and the percentage:
+ * a sale badge without the old price tells the shopper nothing.
+ */
+function priceLine(product, className) {
+  const before = priceBeforeDiscount(product);
+  if (before === null) return h("p", { class: className }, h("span", { class: "price-now" }, money(product.price)));
   const off = Number(product.discount);
-  return h("span", { class: "badge badge-sale" }, Number.isFinite(off) && off > 0 ? `Sale: ${off}% off` : "On sale");
+  return h(
+    "p",
+    { class: `${className} on-sale` },
+    h("span", { class: "price-now" }, money(product.price)),
+    " ",
+    h("s", { class: "price-before" }, h("span", { class: "sr-only" }, "was "), money(before)),
+    " ",
+    h("span", { class: "badge badge-sale" }, `Sale: ${off}% off`),
+  );
 }
 
 export function productImage(product, className) {
@@ -71,13 +84,13 @@ function productCard(product, ctx) {
       "div",
       { class: "card-body" },
       h("h2", { class: "card-title" }, h("a", { href }, product.title)),
-      h("p", { class: "muted card-category" }, categoryLabel(product.category)),
       h(
         "p",
-        { class: "price" },
-        money(product.price),
-        saleBadge(product),
+        { class: "muted card-meta" },
+        product.brand ? [h("span", { class: "card-brand" }, brandLabel(product.brand)), " · "] : null,
+        h("span", { class: "card-category" }, categoryLabel(product.category)),
       ),
+      priceLine(product, "price"),
       addToCartButton(product, ctx),
     ),
   );
@@ -189,9 +202,9 @@ export async function productView(ctx) {
   });
 
   const facts = [
-    ["Brand", product.brand],
+    ["Brand", brandLabel(product.brand)],
     ["Model", product.model],
-    ["Color", product.color],
+    ["Color", product.color ? String(product.color).charAt(0).toUpperCase() + String(product.color).slice(1) : ""],
     ["Category", categoryLabel(product.category)],
   ].filter(([, value]) => value);
 
@@ -211,12 +224,7 @@ export async function productView(ctx) {
         "div",
         { class: "product-info" },
         h("h1", null, product.title),
-        h(
-          "p",
-          { class: "price price-large" },
-          money(product.price),
-          saleBadge(product),
-        ),
+        priceLine(product, "price price-large"),
         form,
         facts.length ? h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])) : null,
         h("p", { class: "description" }, product.description ?? ""),

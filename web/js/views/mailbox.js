@@ -2,7 +2,7 @@
 // The HTML part is shown in a sandboxed iframe (no scripts, no same-origin access).
 
 import { api, describeError } from "../api.js";
-import { alertBox, field, h, showAlert } from "../dom.js";
+import { alertBox, field, fill, h, showAlert } from "../dom.js";
 import { dateTime } from "../format.js";
 
 const POLL_MS = 2000;
@@ -68,7 +68,7 @@ export async function mailboxView(ctx) {
       .map((mail, index) => ({ mail, index }))
       .filter(({ mail }) => !needle || recipients(mail).toLowerCase().includes(needle))
       .reverse();
-    list.replaceChildren(
+    fill(list, 
       ...(shown.length
         ? shown.map(({ mail, index }) => mailItem(mail, index, open.has(String(index))))
         : [h("p", { class: "empty" }, mails.length ? "No e-mail matches." : "No e-mails yet.")]),
