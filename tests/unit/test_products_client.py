@@ -89,8 +89,8 @@ def test_an_unknown_id_is_not_found_not_the_product_upstream_sent(product_api, r
 
     # Remembered briefly as missing (one upstream call), never as upstream's wrong product.
     assert product_api.calls("/api/products/9999") == 1
-    assert redis_conn.get("product:9999") == products_client.MISSING
-    assert 0 < redis_conn.ttl("product:9999") <= products_client.MISSING_TTL_SECONDS
+    assert redis_conn.get(products_client.product_key(9999)) == products_client.MISSING
+    assert 0 < redis_conn.ttl(products_client.product_key(9999)) <= products_client.MISSING_TTL_SECONDS
 
 
 def test_ids_that_cannot_exist_cost_nothing(product_api):
@@ -101,7 +101,7 @@ def test_ids_that_cannot_exist_cost_nothing(product_api):
 def test_cached_product_has_an_hour_ttl(product_api, redis_conn):
     products_client.get_product(3)
 
-    assert 3500 < redis_conn.ttl("product:3") <= products_client.PRODUCT_TTL_SECONDS
+    assert 3500 < redis_conn.ttl(products_client.product_key(3)) <= products_client.PRODUCT_TTL_SECONDS
 
 
 # ------------------------------------------------------------------ several products
