@@ -316,8 +316,10 @@ def _load_misses(client: Any, misses: list[int]) -> dict[int, Product]:
         with client.pipeline(transaction=True) as pipe:
             for product_id in misses:
                 pipe.set(lock_key(product_id), token, nx=True, px=lock_ms)
-            pipe.mget([product_key(i) for i in misses])
-            *acquired, values = pipe.execute()
+            for product_id in misses:  # GETs, not MGET: redis-py refuses MGET in a cluster pipeline
+                pipe.get(product_key(product_id))
+            replies = pipe.execute()
+            acquired, values = replies[: len(misses)], replies[len(misses) :]
     except REDIS_ERRORS as exc:
         _redis_warning("lock", exc)
         return {i: p for i, p in _fetch_or_raise(misses).items() if p is not None}
@@ -368,7 +370,10 @@ def _store(
                 else:
                     pipe.set(product_key(product_id), _dump(product), ex=PRODUCT_TTL_SECONDS)
             if release:
-                pipe.eval(_RELEASE_LOCKS, len(release), *[lock_key(i) for i in release], token)
+                # execute_command: redis-py's cluster pipeline blocks its eval() helper, not EVAL
+                pipe.execute_command(
+                    "EVAL", _RELEASE_LOCKS, len(release), *[lock_key(i) for i in release], token
+                )
             pipe.execute()
     except REDIS_ERRORS as exc:
         log.warning("Redis unavailable, products not cached: %s", exc)
