@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help
+.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help lock venv checkov
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
@@ -15,13 +15,32 @@ help:
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
-$(STAMP): pyproject.toml
+# Everything comes from the lock (every transitive dependency pinned, with hashes); then the project
+# itself, editable, without dependencies.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# The lock files, all from pyproject.toml: the dev environment, the Lambda layer (for Lambda's
+# platform) and checkov (its own venv: it pins an old boto3). Re-run after any change of a pin;
+# existing pins are kept unless pyproject.toml asks otherwise (`make lock UPGRADE=--upgrade` to refresh).
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE)
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	$(LOCK) pyproject.toml --extra dev -o requirements/dev.lock
+	$(LOCK) pyproject.toml --python-platform x86_64-manylinux2014 -c requirements/dev.lock -o layers/shared/requirements.txt
+	$(LOCK) --group pyproject.toml:checkov -o requirements/checkov.lock
+
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/checkov.lock
+	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.
 browser:
