@@ -15,12 +15,14 @@ help:
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
-# Everything comes from the lock (every transitive dependency pinned, with hashes); then the project
-# itself, editable, without dependencies.
+# Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
+# lock is complete, and uv writes no extras that pip would otherwise try to resolve again); then
+# the project itself, editable, without dependencies; pip check proves nothing is missing.
 $(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,7 +41,7 @@ lock:
 CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed: requirements/checkov.lock
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/checkov.lock
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/checkov.lock
 	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.
