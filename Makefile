@@ -57,9 +57,10 @@ run: $(STAMP)
 invoke: $(STAMP)
 	$(BIN)/shop invoke $(FN) -e $(EVENT)
 
-# cfn-lint, sam validate --lint and sam build (no container: the local Python is the runtime's).
+# cfn-lint (with the project's rules), sam validate --lint, checkov and sam build (no container:
+# the local Python is the runtime's).
 template: $(STAMP)
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint --append-rules lint/cfn_rules -- template.yaml
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
