@@ -59,9 +59,10 @@ invoke: $(STAMP)
 
 # cfn-lint (with the project's rules), sam validate --lint, checkov and sam build (no container:
 # the local Python is the runtime's).
-template: $(STAMP)
+template: $(STAMP) $(CHECKOV_VENV)/.installed
 	$(BIN)/cfn-lint --append-rules lint/cfn_rules -- template.yaml
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	$(CHECKOV_VENV)/bin/checkov --config-file lint/checkov.yaml -f template.yaml
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
 test: $(STAMP) browser template
@@ -89,4 +90,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-output $(CHECKOV_VENV)
