@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help lock venv checkov
+.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help lock venv checkov check-network
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
@@ -53,6 +53,10 @@ browser:
 
 run: $(STAMP)
 	$(BIN)/shop dev
+
+# Before a deploy with VpcSubnetIds: do those subnets reach the internet through a NAT gateway?
+check-network: $(STAMP)
+	$(BIN)/python tools/check_network.py $(SUBNETS)
 
 invoke: $(STAMP)
 	$(BIN)/shop invoke $(FN) -e $(EVENT)
