@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help
+.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help lock venv checkov check-network
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
@@ -15,13 +15,34 @@ help:
 	@echo "make lint   - ruff + mypy + ESLint (web/)"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
-$(STAMP): pyproject.toml
+# Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
+# lock is complete, and uv writes no extras that pip would otherwise try to resolve again); then
+# the project itself, editable, without dependencies; pip check proves nothing is missing.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# The lock files, all from pyproject.toml: the dev environment, the Lambda layer (for Lambda's
+# platform) and checkov (its own venv: it pins an old boto3). Re-run after any change of a pin;
+# existing pins are kept unless pyproject.toml asks otherwise (`make lock UPGRADE=--upgrade` to refresh).
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE)
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	$(LOCK) pyproject.toml --extra dev -o requirements/dev.lock
+	$(LOCK) pyproject.toml --python-platform x86_64-manylinux2014 -c requirements/dev.lock -o layers/shared/requirements.txt
+	$(LOCK) --group pyproject.toml:checkov -o requirements/checkov.lock
+
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/checkov.lock
+	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.
 browser:
@@ -33,13 +54,19 @@ browser:
 run: $(STAMP)
 	$(BIN)/shop dev
 
+# Before a deploy with VpcSubnetIds: do those subnets reach the internet through a NAT gateway?
+check-network: $(STAMP)
+	$(BIN)/python tools/check_network.py $(SUBNETS)
+
 invoke: $(STAMP)
 	$(BIN)/shop invoke $(FN) -e $(EVENT)
 
-# cfn-lint, sam validate --lint and sam build (no container: the local Python is the runtime's).
-template: $(STAMP)
-	$(BIN)/cfn-lint template.yaml
+# cfn-lint (with the project's rules), sam validate --lint, checkov and sam build (no container:
+# the local Python is the runtime's).
+template: $(STAMP) $(CHECKOV_VENV)/.installed
+	$(BIN)/cfn-lint --append-rules lint/cfn_rules -- template.yaml
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	$(CHECKOV_VENV)/bin/checkov --config-file lint/checkov.yaml -f template.yaml
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
 test: $(STAMP) browser template
@@ -69,7 +96,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-output $(CHECKOV_VENV)
 
 # The storefront's JS checks (eslint, node --test): dev tools from the npm registry, pinned by
 # package-lock.json; nothing from node_modules is shipped (web/ has no build step).

@@ -48,7 +48,7 @@ def reset_container_caches() -> None:
     """Forget what a warm Lambda container keeps (settings, clients, cached secrets)."""
     from aws_lambda_powertools.utilities import parameters
 
-    from shop_shared import aws, config, products_client, redis_client
+    from shop_shared import aws, config, products_client, redis_client, tokens
 
     config.get_settings.cache_clear()
     aws.client.cache_clear()
@@ -57,6 +57,7 @@ def reset_container_caches() -> None:
     redis_client.get_redis.cache_clear()
     products_client.http_session.cache_clear()
     parameters.clear_caches()
+    tokens._secrets.cache_clear()
 
 
 @pytest.fixture

@@ -205,33 +205,41 @@ def _failure_key(username: str) -> str:
 def _count_attempt(username: str) -> tuple[int, int]:
     """Count this attempt in the username's window, in one atomic pipeline, before the password
     is checked (so a burst of parallel guesses is counted too). Returns (attempts including this
-    one, seconds left in the window); (0, 0) when Redis is unreachable: login keeps working."""
-    import redis
-
-    from shop_shared.redis_client import get_redis
+    one, seconds left in the window); (0, 0) when the stack runs without Redis (REDIS_URL=none).
+    Redis configured but unreachable: 503, the throttle fails closed (docs/deploying.md)."""
+    from shop_shared.observability import redis_unavailable
+    from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
 
     settings = get_settings()
     key = _failure_key(username)
     try:
+        # One key: a single-slot transaction, valid on a cluster too.
         pipe = get_redis().pipeline(transaction=True)
         pipe.set(key, 0, ex=settings.login_failure_window_seconds, nx=True)
         pipe.incr(key)
         pipe.ttl(key)
         _, attempts, ttl = pipe.execute()
-    except redis.RedisError as exc:
-        logger.warning("login limiter unavailable, not limiting", extra={"error": type(exc).__name__})
+    except RedisDisabled:
         return 0, 0
+    except REDIS_ERRORS as exc:
+        # Unlimited guessing while Redis is down would be a brute-force window: refuse logins
+        # instead (issued tokens keep working; the authorizer does not use Redis).
+        logger.warning("login limiter unavailable, refusing logins", extra={"error": type(exc).__name__})
+        redis_unavailable("login_throttle")
+        raise ServiceUnavailable(
+            "Login is temporarily unavailable, please try again shortly",
+            code="login_unavailable",
+            headers={"Retry-After": "30"},
+        ) from exc
     return int(attempts), int(ttl) if int(ttl) > 0 else settings.login_failure_window_seconds
 
 
 def _reset_attempts(username: str) -> None:
-    import redis
-
-    from shop_shared.redis_client import get_redis
+    from shop_shared.redis_client import REDIS_ERRORS, get_redis
 
     try:
         get_redis().delete(_failure_key(username))
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         logger.warning("could not reset login failures", extra={"error": type(exc).__name__})
 
 

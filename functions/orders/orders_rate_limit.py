@@ -12,7 +12,8 @@
 
 Check and reservation are one Lua script (one round trip, atomic): two concurrent requests cannot
 both take the last slot. If Redis is down the limits fail open (orders matter more than the
-limits) and say so in the log.
+limits) and say so in the log and in the RedisUnavailable metric (alarmed); with REDIS_URL=none
+there is no limit at all, by choice. One key per call, so the scripts are cluster-safe as they are.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
-import redis
 from aws_lambda_powertools import Logger
 
 from shop_shared.config import RateLimit, get_settings
 from shop_shared.errors import TooManyRequests
-from shop_shared.redis_client import get_redis
+from shop_shared.observability import redis_unavailable
+from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
 
 logger = Logger(service="orders", child=True)
 
@@ -80,7 +81,7 @@ class Reservation:
             return
         try:
             get_redis().zrem(self.key, self.member)
-        except redis.RedisError:
+        except REDIS_ERRORS:
             # The slot then expires with the window: the user waits a little longer, nothing breaks.
             logger.warning("could not release an order rate-limit reservation", exc_info=True)
         self.key = self.member = None
@@ -112,8 +113,10 @@ def _reserve(key: str, limit: RateLimit, now_ms: int | None, code: str, what: st
         allowed, wait_ms = client.register_script(RESERVE_SCRIPT)(
             keys=[key], args=[now_ms, window_ms, limit.limit, member]
         )
-    except redis.RedisError:
-        logger.warning("order rate limit unavailable (Redis error): failing open", exc_info=True)
+    except REDIS_ERRORS as exc:
+        if not isinstance(exc, RedisDisabled):
+            logger.warning("order rate limit unavailable (Redis error): failing open", exc_info=True)
+            redis_unavailable("order_rate_limit")
         return Reservation(None, None)
     if not int(allowed):
         retry_after = max(1, math.ceil(int(wait_ms) / 1000))

@@ -11,6 +11,7 @@ import redis
 import requests
 
 from shop_local.testing import ShopStack
+from shop_shared.products_client import product_key
 
 CATEGORIES = ["tv", "audio", "laptop", "mobile", "gaming", "appliances"]
 
@@ -40,7 +41,7 @@ def cache(redis_url: str) -> Iterator[redis.Redis]:
 
 
 def forget(cache: redis.Redis, *product_ids: int) -> None:
-    cache.delete(*[f"product:{product_id}" for product_id in product_ids])
+    cache.delete(*[product_key(product_id) for product_id in product_ids])
 
 
 def test_a_product_comes_from_upstream_once_then_from_redis(stack, upstream, cache):
@@ -55,7 +56,7 @@ def test_a_product_comes_from_upstream_once_then_from_redis(stack, upstream, cac
     assert second.json() == first.json()
     assert first.headers["Cache-Control"].startswith("public, max-age=")
     assert upstream.calls("/api/products/17") - before == 1
-    assert cache.ttl("product:17") > 3000
+    assert cache.ttl(product_key(17)) > 3000
 
 
 def test_list_by_category_and_categories(stack):
@@ -154,7 +155,7 @@ def test_redis_down_still_answers_from_upstream(no_faults, cache):
 
     assert product.status_code == 200, product.text
     assert product.json()["id"] == 20
-    assert not cache.exists("product:20")  # the function really could not reach Redis
+    assert not cache.exists(product_key(20))  # the function really could not reach Redis
     assert "Redis unavailable" in stack.log_text()
     assert listing.status_code == 200, listing.text
     assert len(listing.json()["products"]) == 2

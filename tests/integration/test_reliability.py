@@ -25,6 +25,7 @@ import redis
 import requests
 
 from shop_local.testing import ShopStack
+from shop_shared.products_client import product_key
 
 ADDRESS = {
     "street": "7 Fault Lane",
@@ -192,7 +193,7 @@ def test_with_redis_down_orders_are_created_at_upstream_prices_and_the_limit_fai
 
     # ... with Redis down, nothing refuses it: the limit fails open, and the log says so.
     buyer = stack.new_shopper(ADDRESS)
-    cache.delete(*[f"product:{pid}" for pid in UNCACHED])
+    cache.delete(*[product_key(pid) for pid in UNCACHED])
     before = {pid: upstream_calls(stack, pid) for pid in (31, 32)}
     log_start = len(stack.log_text())
     stack.fail("redis")
@@ -226,7 +227,7 @@ def test_with_the_product_api_down_cached_products_are_ordered_and_the_rest_is_a
     buyer = stack.new_shopper(ADDRESS)
     cached = stack.get("/products/33")
     assert cached.status_code == 200, cached.text
-    cache.delete("product:34")
+    cache.delete(product_key(34))
     stack.fail("products-api")
     try:
         ok = stack.place_order(buyer, [{"product_id": 33, "quantity": 2}])
@@ -255,7 +256,7 @@ def test_a_slow_product_api_is_given_up_on_within_seconds_while_cached_products_
 ) -> None:
     buyer = stack.new_shopper(ADDRESS)
     assert stack.get("/products/33").status_code == 200
-    cache.delete("product:35")
+    cache.delete(product_key(35))
     stack.slow("products-api", 45)
     try:
         # The client waits 20 s at most: a function that waited for the upstream's 45 s would

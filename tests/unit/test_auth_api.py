@@ -371,7 +371,11 @@ def test_unknown_usernames_are_limited_too(stack: redis.Redis) -> None:
     assert login(name, "guess").status == 429
 
 
-def test_login_works_without_redis(stack: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_is_refused_while_redis_is_unreachable(
+    stack: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The throttle fails closed: unlimited guessing during a Redis outage would be a brute-force
+    window (docs/deploying.md). A clear 503 with Retry-After, never a 500 or a token."""
     from shop_shared.redis_client import get_redis
 
     user = register()
@@ -379,7 +383,26 @@ def test_login_works_without_redis(stack: redis.Redis, monkeypatch: pytest.Monke
     get_settings.cache_clear()
     get_redis.cache_clear()
     try:
-        assert login(user["username"], "wrong-password").status == 401  # not a 500
+        for password in ("wrong-password", None):
+            reply = login(user["username"], password) if password else login(user["username"])
+            assert reply.status == 503
+            assert reply.json["code"] == "login_unavailable"
+            assert reply.headers["Retry-After"] == "30"
+    finally:
+        get_settings.cache_clear()
+        get_redis.cache_clear()
+
+
+def test_login_works_when_deployed_without_redis(stack: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RedisUrl=none is an explicit choice at deploy time: no throttle, logins work."""
+    from shop_shared.redis_client import get_redis
+
+    user = register()
+    monkeypatch.setenv("REDIS_URL", "none")
+    get_settings.cache_clear()
+    get_redis.cache_clear()
+    try:
+        assert login(user["username"], "wrong-password").status == 401
         assert login(user["username"]).status == 200
     finally:
         get_settings.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -89,8 +90,8 @@ def test_an_unknown_id_is_not_found_not_the_product_upstream_sent(product_api, r
 
     # Remembered briefly as missing (one upstream call), never as upstream's wrong product.
     assert product_api.calls("/api/products/9999") == 1
-    assert redis_conn.get("product:9999") == products_client.MISSING
-    assert 0 < redis_conn.ttl("product:9999") <= products_client.MISSING_TTL_SECONDS
+    assert redis_conn.get(products_client.product_key(9999)) == products_client.MISSING
+    assert 0 < redis_conn.ttl(products_client.product_key(9999)) <= products_client.MISSING_TTL_SECONDS
 
 
 def test_ids_that_cannot_exist_cost_nothing(product_api):
@@ -101,7 +102,7 @@ def test_ids_that_cannot_exist_cost_nothing(product_api):
 def test_cached_product_has_an_hour_ttl(product_api, redis_conn):
     products_client.get_product(3)
 
-    assert 3500 < redis_conn.ttl("product:3") <= products_client.PRODUCT_TTL_SECONDS
+    assert 3500 < redis_conn.ttl(products_client.product_key(3)) <= products_client.PRODUCT_TTL_SECONDS
 
 
 # ------------------------------------------------------------------ several products
@@ -320,3 +321,30 @@ def test_redis_errors_are_redis_errors(redis_down):
 
     with pytest.raises(redis.RedisError):
         get_redis().ping()
+
+
+def _redis_unavailable_metrics(output: str) -> list[str]:
+    uses = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"RedisUnavailable"' in line:
+            uses.append(json.loads(line)["Use"])
+    return uses
+
+
+def test_redis_down_is_counted_for_the_alarm(redis_down, product_api, capsys):
+    """The cache fails open, and says so in the metric the RedisUnavailable alarm watches."""
+    assert products_client.get_product(4) is not None
+    assert _redis_unavailable_metrics(capsys.readouterr().out) == ["product_cache"]
+
+
+def test_without_redis_by_choice_nothing_is_reported(product_api, monkeypatch, new_container, capsys, caplog):
+    monkeypatch.setenv("REDIS_URL", "none")
+    new_container()
+    try:
+        assert products_client.get_product(4) is not None
+        assert products_client.list_products(page=1, limit=2)
+        assert _redis_unavailable_metrics(capsys.readouterr().out) == []
+        assert not [r for r in caplog.records if "Redis" in r.getMessage()]
+        assert product_api.calls("/api/products/4") == 1
+    finally:
+        new_container()

@@ -135,3 +135,42 @@ def test_jwt_secret_refuses_a_short_secret(aws: object, monkeypatch: pytest.Monk
     with pytest.raises(RuntimeError):
         jwt_secret()
     get_settings.cache_clear()
+
+
+def test_an_unreachable_secrets_manager_fails_within_the_authorizers_timeout(
+    monkeypatch: pytest.MonkeyPatch, new_container
+) -> None:
+    """A function in a VPC with no way out: the secret fetch must give up well inside the
+    authorizer's 5 s timeout (botocore's defaults wait 60 s per read), so the route answers a clean
+    error instead of the authorizer timing out."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the kernel's backlog; nothing ever answers
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt")
+    new_container()
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            jwt_secret()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(timeout=4.0)
+    try:
+        assert not worker.is_alive(), "the secret fetch was still waiting after 4 s"
+        assert outcome, "the secret fetch should have failed"
+        assert time.monotonic() - started < 4.0
+    finally:
+        silent.close()
+        new_container()

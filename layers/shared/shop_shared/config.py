@@ -32,7 +32,9 @@ class Settings:
     orders_table: str
     idempotency_table: str
     order_events_topic_arn: str
-    redis_url: str
+    redis_url: str  # "none": deployed without Redis on purpose
+    redis_cluster: str  # "auto", "true" or "false"
+    redis_auth_secret_arn: str
     product_api_url: str
     sender_email: str
     jwt_secret_arn: str
@@ -57,6 +59,8 @@ def get_settings() -> Settings:
         idempotency_table=_env("IDEMPOTENCY_TABLE", "IdempotencyTable"),
         order_events_topic_arn=_env("ORDER_EVENTS_TOPIC_ARN"),
         redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        redis_cluster=_env("REDIS_CLUSTER", "auto").lower(),
+        redis_auth_secret_arn=_env("REDIS_AUTH_SECRET_ARN"),
         product_api_url=_env("PRODUCT_API_URL", "https://fakestoreapi.in/api").rstrip("/"),
         sender_email=_env("SENDER_EMAIL", "orders@example.com"),
         jwt_secret_arn=_env("JWT_SECRET_ARN"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 METRICS_NAMESPACE = "Shop"
 
@@ -22,3 +23,12 @@ def observability(service: str) -> tuple[Logger, Metrics, Tracer]:
     metrics = Metrics(namespace=METRICS_NAMESPACE, service=service)
     tracer = Tracer(service=service)
     return logger, metrics, tracer
+
+
+def redis_unavailable(use: str) -> None:
+    """Count one request that went on without Redis although Redis is configured, by what it lost
+    (`product_cache`, `order_rate_limit`, `login_throttle`): the RedisUnavailable alarm watches it."""
+    with single_metric(
+        name="RedisUnavailable", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="Use", value=use)

@@ -2,10 +2,16 @@
 the local stand-in), used by the products function and by orders.
 
 Redis keys:
-  product:{id}                           the product's JSON for 1 h, or MISSING for 60 s
+  {catalog}:product:{id}                 the product's JSON for 1 h, or MISSING for 60 s
+  {catalog}:lock:product:{id}            single-flight lock while one caller fetches {id}
   products:list:{category|*}:{page}:{limit}  one page of a listing, 5 min
   products:categories                    the category names, 5 min
-  lock:product:{id}                      single-flight lock while one caller fetches {id}
+
+Products and their locks share the hash tag `{catalog}`: in cluster mode (ElastiCache Serverless)
+they live in one hash slot, so the MGET of many products, the lock-and-read transaction and the
+write-and-release transaction stay single-slot (no CROSSSLOT). The catalog is small (a few hundred
+products), so one slot holds it easily; listings are independent keys, written by a plain pipeline
+that the cluster client splits per node.
 
 Upstream facts this module copes with:
 - `GET /products/{id}` answers an unknown id with 200 and ANOTHER product (the last one), so a
@@ -17,7 +23,9 @@ Upstream facts this module copes with:
 Failure modes: upstream down → cached products are still served and an uncached one raises
 `ServiceUnavailable` (503) in bounded time: an upstream read takes at most twice
 PRODUCT_API_TIMEOUT_SECONDS (at most 3 attempts), and a caller waiting on another's fetch of the
-same product one second more. Redis down → straight to upstream, with a warning in the log.
+same product one second more. Redis down → straight to upstream, with a warning in the log and
+the RedisUnavailable metric (the cache fails open: it only saves upstream calls). REDIS_URL=none →
+straight to upstream, quietly.
 
 `requests` and the thread pool are imported on first use: a warm cache never needs them, and
 orders imports this module at cold start.
@@ -33,13 +41,13 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import redis
 from pydantic import TypeAdapter, ValidationError
 
 from shop_shared.config import get_settings
 from shop_shared.errors import ServiceUnavailable
 from shop_shared.models import Product
-from shop_shared.redis_client import get_redis
+from shop_shared.observability import redis_unavailable
+from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -72,12 +80,15 @@ return released
 """
 
 
+CATALOG_TAG = "{catalog}"  # the hash tag: Redis Cluster hashes only what is between the braces
+
+
 def product_key(product_id: int) -> str:
-    return f"product:{product_id}"
+    return f"{CATALOG_TAG}:product:{product_id}"
 
 
 def lock_key(product_id: int) -> str:
-    return f"lock:product:{product_id}"
+    return f"{CATALOG_TAG}:lock:product:{product_id}"
 
 
 def list_key(page: int, limit: int, category: str | None) -> str:
@@ -236,8 +247,21 @@ def _load(raw: str | bytes) -> Product | None:
         return None
 
 
-def _redis_warning(action: str, exc: redis.RedisError) -> None:
+def _redis_warning(action: str, exc: Exception) -> None:
+    if isinstance(exc, RedisDisabled):
+        return  # deployed without Redis on purpose: nothing to report
     log.warning("Redis unavailable (%s), using the product API directly: %s", action, exc)
+    redis_unavailable("product_cache")
+
+
+def _client() -> Any:
+    """The Redis client, or None when Redis is disabled or cannot be reached (cluster clients
+    connect when created)."""
+    try:
+        return get_redis()
+    except REDIS_ERRORS as exc:
+        _redis_warning("connect", exc)
+        return None
 
 
 # ---------------------------------------------------------------------- products by id
@@ -259,10 +283,12 @@ def get_products(ids: Iterable[int]) -> dict[int, Product]:
     wanted = [product_id for product_id in dict.fromkeys(int(i) for i in ids) if product_id >= 1]
     if not wanted:
         return {}
-    client = get_redis()
+    client = _client()
+    if client is None:
+        return {i: p for i, p in _fetch_or_raise(wanted).items() if p is not None}
     try:
         cached: list[str | bytes | None] = client.mget([product_key(i) for i in wanted])
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         _redis_warning("read", exc)
         return {i: p for i, p in _fetch_or_raise(wanted).items() if p is not None}
 
@@ -281,7 +307,7 @@ def get_products(ids: Iterable[int]) -> dict[int, Product]:
     return found
 
 
-def _load_misses(client: redis.Redis, misses: list[int]) -> dict[int, Product]:
+def _load_misses(client: Any, misses: list[int]) -> dict[int, Product]:
     token = uuid.uuid4().hex
     lock_ms = int((_upstream_budget() + 1) * 1000)
     try:
@@ -290,9 +316,11 @@ def _load_misses(client: redis.Redis, misses: list[int]) -> dict[int, Product]:
         with client.pipeline(transaction=True) as pipe:
             for product_id in misses:
                 pipe.set(lock_key(product_id), token, nx=True, px=lock_ms)
-            pipe.mget([product_key(i) for i in misses])
-            *acquired, values = pipe.execute()
-    except redis.RedisError as exc:
+            for product_id in misses:  # GETs, not MGET: redis-py refuses MGET in a cluster pipeline
+                pipe.get(product_key(product_id))
+            replies = pipe.execute()
+            acquired, values = replies[: len(misses)], replies[len(misses) :]
+    except REDIS_ERRORS as exc:
         _redis_warning("lock", exc)
         return {i: p for i, p in _fetch_or_raise(misses).items() if p is not None}
 
@@ -329,7 +357,7 @@ def _load_misses(client: redis.Redis, misses: list[int]) -> dict[int, Product]:
 
 
 def _store(
-    client: redis.Redis, results: dict[int, Product | None], *, release: Sequence[int] = (), token: str = ""
+    client: Any, results: dict[int, Product | None], *, release: Sequence[int] = (), token: str = ""
 ) -> None:
     """Write fetched products (and MISSING markers) and release our locks, atomically, in one trip."""
     if not results and not release:
@@ -342,13 +370,16 @@ def _store(
                 else:
                     pipe.set(product_key(product_id), _dump(product), ex=PRODUCT_TTL_SECONDS)
             if release:
-                pipe.eval(_RELEASE_LOCKS, len(release), *[lock_key(i) for i in release], token)
+                # execute_command: redis-py's cluster pipeline blocks its eval() helper, not EVAL
+                pipe.execute_command(
+                    "EVAL", _RELEASE_LOCKS, len(release), *[lock_key(i) for i in release], token
+                )
             pipe.execute()
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         log.warning("Redis unavailable, products not cached: %s", exc)
 
 
-def _wait_for(client: redis.Redis, ids: list[int], deadline: float) -> dict[int, Product]:
+def _wait_for(client: Any, ids: list[int], deadline: float) -> dict[int, Product]:
     """Wait for other callers' fetches of `ids` to land in the cache (one MGET per poll)."""
     found: dict[int, Product] = {}
     pending = ids
@@ -358,7 +389,7 @@ def _wait_for(client: redis.Redis, ids: list[int], deadline: float) -> dict[int,
         delay = min(delay * 2, 0.1)
         try:
             values = client.mget([product_key(i) for i in pending] + [lock_key(i) for i in pending])
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             _redis_warning("wait", exc)
             found.update({i: p for i, p in _fetch_or_raise(pending).items() if p is not None})
             return found
@@ -393,13 +424,13 @@ def _wait_for(client: redis.Redis, ids: list[int], deadline: float) -> dict[int,
 # ---------------------------------------------------------------------- listings
 
 
-def _cached_json(client: redis.Redis | None, key: str) -> str | bytes | None:
+def _cached_json(client: Any, key: str) -> str | bytes | None:
     if client is None:
         return None
     try:
         raw: str | bytes | None = client.get(key)
         return raw
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         _redis_warning("read", exc)
         return None
 
@@ -416,7 +447,7 @@ def list_products(page: int = 1, limit: int = 20, category: str | None = None) -
         raise ValueError("page and limit must be 1 or more")
     if page * limit > MAX_LISTING_WINDOW:
         raise ValueError(f"page * limit must be at most {MAX_LISTING_WINDOW}")
-    client = get_redis()
+    client = _client()
     key = list_key(page, limit, category)
     raw = _cached_json(client, key)
     if raw is not None:
@@ -442,20 +473,22 @@ def list_products(page: int = 1, limit: int = 20, category: str | None = None) -
         except ValidationError as exc:
             log.warning("product API: skipping an invalid product in a listing: %s", exc.errors()[:1])
     page_items = products[(page - 1) * limit : page * limit]
+    if client is None:
+        return page_items
     try:
         with client.pipeline(transaction=False) as pipe:
             pipe.set(key, "[" + ",".join(_dump(p) for p in page_items) + "]", ex=LIST_TTL_SECONDS)
             for product in products:
                 pipe.set(product_key(product.id), _dump(product), ex=PRODUCT_TTL_SECONDS)
             pipe.execute()
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         log.warning("Redis unavailable, listing not cached: %s", exc)
     return page_items
 
 
 def list_categories() -> list[str]:
     """The category names upstream knows (tv, audio, laptop, mobile, gaming, appliances, ...)."""
-    client = get_redis()
+    client = _client()
     raw = _cached_json(client, CATEGORIES_KEY)
     if raw is not None:
         try:
@@ -472,8 +505,10 @@ def list_categories() -> list[str]:
     except UpstreamError as exc:
         raise _unavailable(exc) from exc
     names = [str(name) for name in categories]
+    if client is None:
+        return names
     try:
         client.set(CATEGORIES_KEY, json.dumps(names), ex=LIST_TTL_SECONDS)
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         log.warning("Redis unavailable, categories not cached: %s", exc)
     return names

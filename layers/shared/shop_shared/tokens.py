@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from shop_shared import aws
 from shop_shared.config import get_settings
 from shop_shared.errors import Unauthorized
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "user_id", "username", "email", "role"]
@@ -89,14 +94,21 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+@cache
+def _secrets() -> SecretsProvider:
+    """Powertools' provider on our Secrets Manager client (short timeouts), not on its default
+    client, whose 60 s timeouts outlast the authorizer."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=aws.client("secretsmanager"))
+
+
 def jwt_secret() -> str:
     """The signing secret, fetched from Secrets Manager once per container and refreshed every 5 minutes."""
-    from aws_lambda_powertools.utilities import parameters
-
     arn = get_settings().jwt_secret_arn
     if not arn:
         raise RuntimeError("JWT_SECRET_ARN is not set")
-    secret = parameters.get_secret(arn, max_age=SECRET_CACHE_SECONDS)
+    secret = _secrets().get(arn, max_age=SECRET_CACHE_SECONDS)
     if not isinstance(secret, str) or len(secret) < 32:
         raise RuntimeError("the JWT secret must be a string of at least 32 characters")
     return secret

@@ -1,0 +1,154 @@
+"""template.yaml through SAM's own translator (samtranslator, what `sam deploy` and CloudFormation's
+AWS::Serverless transform run), then through the template's conditions for one set of parameters:
+what CloudFormation would create for that deploy. No AWS needed.
+
+`deployed(**parameters)` returns the resources of the produced CloudFormation template, with the
+resources whose Condition is false left out and every `Fn::If` decided. Other intrinsics
+(`Ref`, `Fn::GetAtt`, `Fn::Sub` ...) are kept as they are, so tests can follow references.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+# The parameter sets a shop deploys with.
+NO_REDIS = {"RedisUrl": "none"}
+VPC_REDIS = {
+    "RedisUrl": "rediss://shop-abc123.serverless.use1.cache.amazonaws.com:6379",
+    "RedisClusterMode": "true",
+    "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-redis",
+    "VpcSubnetIds": "subnet-0aaa,subnet-0bbb",
+    "VpcSecurityGroupIds": "sg-0ccc",
+    "VpcEgress": "nat-gateway",
+}
+NO_STOREFRONT = {**VPC_REDIS, "DeployStorefront": "false"}
+PARAMETER_SETS = {"no-redis": NO_REDIS, "vpc-redis": VPC_REDIS, "no-storefront": NO_STOREFRONT}
+
+_NO_VALUE = object()
+
+
+class _Policies:
+    """SAM asks IAM for managed policy names it cannot map itself; this template uses none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@cache
+def sam_document() -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+
+
+@cache
+def translated() -> dict[str, Any]:
+    """The CloudFormation template SAM makes of template.yaml (code locations as `sam package`
+    would have rewritten them)."""
+    from samtranslator.translator.transform import transform
+
+    document = copy.deepcopy(sam_document())
+    for resource in document["Resources"].values():
+        properties = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://artifacts/{properties[key].strip('/')}"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(document, {}, _Policies())
+
+
+class Deploy:
+    """One deploy's view of the translated template."""
+
+    def __init__(self, parameters: dict[str, str]) -> None:
+        self.template = translated()
+        declared = self.template.get("Parameters") or {}
+        unknown = set(parameters) - set(declared)
+        assert not unknown, f"not parameters of the template: {unknown}"
+        self.parameters: dict[str, Any] = {}
+        for name, spec in declared.items():
+            value = parameters.get(name, spec.get("Default"))
+            assert value is not None, f"parameter {name} has no default and was not given"
+            if spec.get("Type") == "CommaDelimitedList":
+                value = [item.strip() for item in str(value).split(",")]
+            self.parameters[name] = value
+        self.conditions: dict[str, bool] = {}
+        for name, expression in (self.template.get("Conditions") or {}).items():
+            self.conditions[name] = bool(self.evaluate(expression))
+        self.resources: dict[str, dict[str, Any]] = {}
+        for logical_id, resource in self.template["Resources"].items():
+            if resource.get("Condition") and not self.conditions[resource["Condition"]]:
+                continue
+            self.resources[logical_id] = self.decide(resource)
+
+    def evaluate(self, expression: Any) -> Any:
+        """Condition and rule functions, on parameters only."""
+        if not isinstance(expression, dict):
+            return expression
+        ((function, argument),) = expression.items()
+        if function == "Ref":
+            return self.parameters[argument]
+        if function == "Condition":
+            return self.conditions[argument]
+        if function == "Fn::Equals":
+            left, right = (self.evaluate(item) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self.evaluate(argument[0])
+        if function == "Fn::And":
+            return all(self.evaluate(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self.evaluate(item) for item in argument)
+        if function == "Fn::Join":
+            separator, items = argument
+            return separator.join(str(item) for item in self.evaluate(items))
+        if function == "Fn::EachMemberEquals":
+            members, value = (self.evaluate(item) for item in argument)
+            return all(member == value for member in members)
+        raise AssertionError(f"unsupported in a condition: {function}")
+
+    def decide(self, value: Any) -> Any:
+        """The value with every Fn::If decided and AWS::NoValue removed."""
+        if isinstance(value, list):
+            return [item for item in (self.decide(item) for item in value) if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if set(value) == {"Fn::If"}:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.decide(when_true if self.conditions[condition] else when_false)
+        decided = {key: self.decide(item) for key, item in value.items()}
+        return {key: item for key, item in decided.items() if item is not _NO_VALUE}
+
+    def rules_failing(self) -> list[str]:
+        """The template's Rules whose assertions CloudFormation would refuse these parameters with."""
+        failing = []
+        for name, rule in (self.template.get("Rules") or {}).items():
+            if "RuleCondition" in rule and not self.evaluate(rule["RuleCondition"]):
+                continue
+            if not all(self.evaluate(assertion["Assert"]) for assertion in rule["Assertions"]):
+                failing.append(name)
+        return failing
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {name: resource for name, resource in self.resources.items() if resource["Type"] == kind}
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resources[logical_id].get("Properties") or {})
+
+
+@cache
+def _deploy(items: tuple[tuple[str, str], ...]) -> Deploy:
+    return Deploy(dict(items))
+
+
+def deployed(parameters: dict[str, str]) -> Deploy:
+    return _deploy(tuple(sorted(parameters.items())))
