@@ -51,6 +51,7 @@ EXPECTED: dict[str, Any] = {
     "orders-create.json": (401, "unknown_user"),
     "orders-get.json": (404, "order_not_found"),
     "orders-list.json": (200, None),
+    "orders-queue.json": (200, None),
     "orders-status.json": (404, "order_not_found"),
     "orders-publisher-insert.json": [],
     "orders-publisher-modify.json": [],
