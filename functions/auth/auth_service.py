@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
@@ -73,6 +74,45 @@ def _transact(items: list[dict[str, Any]]) -> None:
     client.transact_write_items(TransactItems=items)
 
 
+# On a refused condition, DynamoDB returns the item that is there (`ALL_OLD`): see `_is_ours`.
+ALL_OLD = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+_deserializer = TypeDeserializer()
+
+
+def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item from an error response (DynamoDB JSON: the resource does not convert errors)."""
+    if item is None:
+        return None
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _is_ours(existing: dict[str, Any] | None, written: dict[str, Any]) -> bool:
+    """Whether the item a condition was refused on is exactly the one we wrote.
+
+    The shared clients retry a call whose reply did not come in time (`shop_shared.aws`): if the
+    first attempt was stored, the retry's `attribute_not_exists` fails on our own item. Every item
+    we create carries a fresh id and timestamp, so an identical item can only be our own write:
+    treat it as done (docs/architecture.md, "Retries")."""
+    return _plain(existing) == written
+
+
+def _refused_item(exc: ClientError) -> dict[str, Any] | None:
+    """The item a refused conditional PutItem found (sent with ALL_OLD), or None."""
+    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        return None
+    item: dict[str, Any] | None = exc.response.get("Item")
+    return item
+
+
+def _cancelled_item(exc: ClientError, index: int) -> dict[str, Any] | None:
+    """The item the `index`th action of a cancelled transaction was refused on (sent with ALL_OLD)."""
+    reasons = exc.response.get("CancellationReasons") or []
+    if index >= len(reasons) or reasons[index].get("Code") != "ConditionalCheckFailed":
+        return None
+    item: dict[str, Any] | None = reasons[index].get("Item")
+    return item
+
+
 def _cancellation_codes(exc: ClientError) -> list[str] | None:
     """The per-item reasons of a cancelled transaction, or None for any other error."""
     if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -126,7 +166,7 @@ def _create_user(item: dict[str, Any]) -> None:
     guard = {"user_id": item["id"], "created_at": item["created_at"]}
     absent = "attribute_not_exists(pk)"
     items = [
-        {"Put": {"TableName": table, "Item": item, "ConditionExpression": absent}},
+        {"Put": {"TableName": table, "Item": item, "ConditionExpression": absent, **ALL_OLD}},
         {
             "Put": {
                 "TableName": table,
@@ -150,6 +190,8 @@ def _create_user(item: dict[str, Any]) -> None:
             codes = _cancellation_codes(exc)
             if codes is None:
                 raise
+            if _is_ours(_cancelled_item(exc, 0), item):
+                return  # our own first attempt, stored before its reply was lost
             if codes[1:2] == ["ConditionalCheckFailed"]:
                 raise Conflict("Username is already taken", code="username_taken") from None
             if codes[2:3] == ["ConditionalCheckFailed"]:
@@ -350,9 +392,13 @@ def add_address(caller: Caller, user_id: str, request: AddressRequest) -> Addres
             "is_default": bool(request.is_default or not old_default),
             "created_at": _now(),
         }
-        put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)", **ALL_OLD}
         if not item["is_default"]:
-            _table().put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"])
+            try:
+                _table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD)
+            except ClientError as exc:
+                if not _is_ours(_refused_item(exc), item):
+                    raise
             return to_address(item)
 
         if old_default:
@@ -391,5 +437,7 @@ def add_address(caller: Caller, user_id: str, request: AddressRequest) -> Addres
         except ClientError as exc:
             if _cancellation_codes(exc) is None:
                 raise
+            if _is_ours(_cancelled_item(exc, 0), item):
+                return to_address(item)  # our own first attempt: the whole transaction was applied
             # The default changed under us (a concurrent add): read it again and retry.
     raise ServiceUnavailable("Address book is busy, please try again", code="transaction_conflict")
