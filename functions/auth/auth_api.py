@@ -44,7 +44,8 @@ def register(body: Annotated[RegisterRequest, Body()]) -> User:
 @app.post("/auth/login", summary="Log in: a bearer token", tags=["auth"])
 def login(body: Annotated[LoginRequest, Body()]) -> TokenResponse:
     try:
-        token = auth_service.login(body.username, body.password)
+        address = app.current_event.request_context.identity.source_ip or "unknown"
+        token = auth_service.login(body.username, body.password, address=address)
     except Unauthorized:
         metrics.add_metric(name="LoginFailed", unit=MetricUnit.Count, value=1)
         raise

@@ -18,6 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+import login_throttle
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
 from shop_shared.errors import (
@@ -100,13 +101,15 @@ def _refused_item(exc: ClientError) -> dict[str, Any] | None:
     """The item a refused conditional PutItem found (sent with ALL_OLD), or None."""
     if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
         return None
-    item: dict[str, Any] | None = exc.response.get("Item")
+    response: dict[str, Any] = dict(exc.response)
+    item: dict[str, Any] | None = response.get("Item")
     return item
 
 
 def _cancelled_item(exc: ClientError, index: int) -> dict[str, Any] | None:
     """The item the `index`th action of a cancelled transaction was refused on (sent with ALL_OLD)."""
-    reasons = exc.response.get("CancellationReasons") or []
+    response: dict[str, Any] = dict(exc.response)
+    reasons: list[dict[str, Any]] = response.get("CancellationReasons") or []
     if index >= len(reasons) or reasons[index].get("Code") != "ConditionalCheckFailed":
         return None
     item: dict[str, Any] | None = reasons[index].get("Item")
@@ -240,53 +243,17 @@ def _user_id_for(username: str) -> str | None:
     return str(guard["user_id"]) if guard else None
 
 
-def _failure_key(username: str) -> str:
-    return f"login:failures:{username.lower()}"
-
-
-def _count_attempt(username: str) -> tuple[int, int]:
-    """Count this attempt in the username's window, in one atomic pipeline, before the password
-    is checked (so a burst of parallel guesses is counted too). Returns (attempts including this
-    one, seconds left in the window); (0, 0) when Redis is unreachable: login keeps working."""
-    import redis
-
-    from shop_shared.redis_client import get_redis
-
-    settings = get_settings()
-    key = _failure_key(username)
-    try:
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.set(key, 0, ex=settings.login_failure_window_seconds, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, attempts, ttl = pipe.execute()
-    except redis.RedisError as exc:
-        logger.warning("login limiter unavailable, not limiting", extra={"error": type(exc).__name__})
-        return 0, 0
-    return int(attempts), int(ttl) if int(ttl) > 0 else settings.login_failure_window_seconds
-
-
-def _reset_attempts(username: str) -> None:
-    import redis
-
-    from shop_shared.redis_client import get_redis
-
-    try:
-        get_redis().delete(_failure_key(username))
-    except redis.RedisError as exc:
-        logger.warning("could not reset login failures", extra={"error": type(exc).__name__})
-
-
-def login(username: str, password: str) -> TokenResponse:
+def login(username: str, password: str, *, address: str = "unknown") -> TokenResponse:
     """A token for the right password. Unknown user, wrong password and deactivated user get the
-    same 401 after the same work; after `login_max_failures` failures in the window, 429."""
+    same 401 after the same work; too many failures from this address (or for this username from
+    everywhere) → 429 (`login_throttle`)."""
     from shop_shared.tokens import issue_token, jwt_secret
 
     settings = get_settings()
-    attempts, retry_after = _count_attempt(username)
-    if attempts > settings.login_max_failures:
+    retry_after = login_throttle.check(username, address)
+    if retry_after is not None:
         raise TooManyRequests(
-            "Too many failed logins for this user, try again later",
+            "Too many failed logins, try again later",
             retry_after=retry_after,
             code="too_many_login_attempts",
         )
@@ -295,12 +262,13 @@ def login(username: str, password: str) -> TokenResponse:
     item = _get_profile(user_id, (*USER_FIELDS, "password_hash"), consistent=True) if user_id else None
     if item is None:
         burn_verification_time(password)  # as slow as a wrong password: no user enumeration
+        login_throttle.failed(username)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if not verify_password(str(item["password_hash"]), password) or item.get("is_active") is not True:
+        login_throttle.failed(username)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
 
-    if attempts:  # this attempt was counted too: a success starts the count afresh
-        _reset_attempts(username)
+    login_throttle.succeeded(username, address)
     if needs_rehash(str(item["password_hash"])):
         _table().update_item(
             Key=keys.user_key(str(item["id"])),

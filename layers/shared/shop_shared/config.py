@@ -38,7 +38,8 @@ class Settings:
     jwt_secret_arn: str
     jwt_ttl_seconds: int
     order_rate_limit: RateLimit
-    login_max_failures: int
+    login_max_failures: int  # per username and client address
+    login_max_failures_per_username: int  # over all addresses (functions/auth/login_throttle.py)
     login_failure_window_seconds: int
     product_api_timeout_seconds: float
 
@@ -63,6 +64,7 @@ def get_settings() -> Settings:
         jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", "3600")),
         order_rate_limit=RateLimit.parse(_env("ORDER_RATE_LIMIT", "3/300")),
         login_max_failures=int(_env("LOGIN_MAX_FAILURES", "5")),
+        login_max_failures_per_username=int(_env("LOGIN_MAX_FAILURES_PER_USERNAME", "100")),
         login_failure_window_seconds=int(_env("LOGIN_FAILURE_WINDOW_SECONDS", "900")),
         product_api_timeout_seconds=float(_env("PRODUCT_API_TIMEOUT_SECONDS", "3")),
     )
