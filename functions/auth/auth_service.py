@@ -28,9 +28,16 @@ from shop_shared.errors import (
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
+    Unprocessable,
 )
 from shop_shared.models import Address, AddressRequest, RegisterRequest, TokenResponse, User
-from shop_shared.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
+from shop_shared.passwords import (
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+    weakness,
+)
 
 if TYPE_CHECKING:
     from shop_shared.api import Caller
@@ -145,6 +152,7 @@ def _get_profile(user_id: str, fields: Iterable[str], *, consistent: bool = Fals
 
 def register(request: RegisterRequest, *, role: str = "customer") -> User:
     """Create a user. Username and e-mail are unique case-insensitively (409 otherwise)."""
+    check_password(request.password, username=request.username, email=request.email)
     user_id = str(uuid.uuid4())
     item = {
         **keys.user_key(user_id),
@@ -160,6 +168,13 @@ def register(request: RegisterRequest, *, role: str = "customer") -> User:
     }
     _create_user(item)
     return to_user(item)
+
+
+def check_password(password: str, *, username: str, email: str) -> None:
+    """The contract's password rule: 422 `weak_password` (the password itself is never echoed)."""
+    problem = weakness(password, username=username, email=email)
+    if problem is not None:
+        raise Unprocessable(problem, code="weak_password")
 
 
 def _create_user(item: dict[str, Any]) -> None:

@@ -141,3 +141,14 @@ def test_failed_logins_from_one_address_do_not_lock_out_the_user_elsewhere(
     assert 0 < int(headers["Retry-After"]) <= 900
     status, _ = login_from(stack, "127.0.0.3", user["username"], user["password"])
     assert status == 200
+
+
+def test_weak_passwords_are_refused_with_weak_password(stack: ShopStack) -> None:
+    body = registration()
+    local_part = body["email"].split("@")[0]
+    for password in ("        ", "12345678", "password", body["username"], local_part.upper()):
+        refused = stack.post("/auth/register", json={**body, "password": password})
+        assert refused.status_code == 422, password
+        assert refused.json()["code"] == "weak_password"
+        assert body["username"] not in refused.text  # the message never echoes the password
+    assert stack.post("/auth/register", json=body).status_code == 201  # nothing was reserved
