@@ -5,20 +5,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
+import auth_accounts
 import auth_service
+import auth_sessions
 from auth_service import AddressList, TokenUser
 from shop_shared.api import api_handler, current_caller, make_resolver
-from shop_shared.errors import Conflict, TooManyRequests, Unauthorized
+from shop_shared.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
 from shop_shared.models import (
     Address,
     AddressRequest,
     LoginRequest,
+    PasswordChangeRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
     RegisterRequest,
     TokenResponse,
     User,
+    VerifyEmailRequest,
 )
 from shop_shared.observability import observability
 
@@ -55,6 +63,78 @@ def login(body: Annotated[LoginRequest, Body()]) -> TokenResponse:
         raise
     metrics.add_metric(name="LoginSucceeded", unit=MetricUnit.Count, value=1)
     return token
+
+
+@app.post("/auth/refresh", summary="A new access token for the session's refresh token", tags=["auth"])
+def refresh(body: Annotated[RefreshRequest, Body()]) -> TokenResponse:
+    try:
+        return auth_service.refresh(body.refresh_token)
+    except Unauthorized as exc:
+        metrics.add_metric(name="RefreshRejected", unit=MetricUnit.Count, value=1)
+        if exc.code == "refresh_token_reused":
+            logger.warning("refresh token reused: session ended")
+        raise
+
+
+@app.post("/auth/logout", status_code=204, summary="End the session of this refresh token", tags=["auth"])
+def logout(body: Annotated[RefreshRequest, Body()]) -> Response[None]:
+    auth_sessions.logout(current_caller(app).user_id, body.refresh_token)
+    return Response(status_code=204)
+
+
+@app.put(
+    "/auth/user/<user_id>/password",
+    status_code=204,
+    summary="Change your password (ends every session)",
+    tags=["auth"],
+)
+def change_password(user_id: UserId, body: Annotated[PasswordChangeRequest, Body()]) -> Response[None]:
+    if current_caller(app).user_id != user_id:
+        raise Forbidden("You may only change your own password", code="forbidden")
+    auth_accounts.change_password(user_id, body.current_password, body.new_password)
+    metrics.add_metric(name="PasswordChanged", unit=MetricUnit.Count, value=1)
+    return Response(status_code=204)
+
+
+@app.post(
+    "/auth/password-reset",
+    status_code=202,
+    summary="E-mail a password reset link (202 whether or not the account exists)",
+    tags=["auth"],
+)
+def request_password_reset(body: Annotated[PasswordResetRequest, Body()]) -> Response[None]:
+    auth_accounts.request_password_reset(body.email)
+    return Response(status_code=202)
+
+
+@app.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    summary="Set a new password with a reset token (ends every session)",
+    tags=["auth"],
+)
+def confirm_password_reset(body: Annotated[PasswordResetConfirm, Body()]) -> Response[None]:
+    auth_accounts.confirm_password_reset(body.token, body.new_password)
+    metrics.add_metric(name="PasswordReset", unit=MetricUnit.Count, value=1)
+    return Response(status_code=204)
+
+
+@app.post("/auth/verify-email", summary="Verify the e-mail address a link was sent to", tags=["auth"])
+def verify_email(body: Annotated[VerifyEmailRequest, Body()]) -> User:
+    user_id = auth_accounts.verify_email(body.token)
+    metrics.add_metric(name="EmailVerified", unit=MetricUnit.Count, value=1)
+    return auth_service.read_user(user_id)
+
+
+@app.post(
+    "/auth/verify-email/resend",
+    status_code=202,
+    summary="Send the verification e-mail again (rate-limited)",
+    tags=["auth"],
+)
+def resend_verification() -> Response[None]:
+    auth_accounts.resend_verification(current_caller(app).user_id)
+    return Response(status_code=202)
 
 
 @app.post("/auth/verify-token", summary="The bearer token's user, or 401", tags=["auth"])

@@ -18,6 +18,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+import auth_accounts
+import auth_sessions
 import login_throttle
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
@@ -44,7 +46,19 @@ if TYPE_CHECKING:
 
 logger = Logger(service="auth", child=True)
 
-USER_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active", "created_at", "role")
+USER_FIELDS = (
+    "id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "is_active",
+    "created_at",
+    "role",
+    "email_verified",
+)
+# What issuing an access token needs beyond the user (`auth_sessions`).
+TOKEN_FIELDS = (*USER_FIELDS, "token_version")
 ADDRESS_FIELDS = ("id", "street", "city", "state", "postal_code", "country", "is_default")
 INVALID_CREDENTIALS = "Invalid username or password"
 # Retries when DynamoDB cancels a transaction because a concurrent one touched the same items.
@@ -150,8 +164,9 @@ def _get_profile(user_id: str, fields: Iterable[str], *, consistent: bool = Fals
 # --- registration ------------------------------------------------------------------------------
 
 
-def register(request: RegisterRequest, *, role: str = "customer") -> User:
-    """Create a user. Username and e-mail are unique case-insensitively (409 otherwise)."""
+def register(request: RegisterRequest, *, role: str = "customer", verified: bool = False) -> User:
+    """Create a user. Username and e-mail are unique case-insensitively (409 otherwise). Unless
+    `verified`, the e-mail address gets a verification link."""
     check_password(request.password, username=request.username, email=request.email)
     user_id = str(uuid.uuid4())
     item = {
@@ -164,9 +179,13 @@ def register(request: RegisterRequest, *, role: str = "customer") -> User:
         "password_hash": hash_password(request.password),
         "role": role,
         "is_active": True,
+        "email_verified": verified,
+        "token_version": 0,
         "created_at": _now(),
     }
     _create_user(item)
+    if not verified:
+        auth_accounts.send_verification(item)
     return to_user(item)
 
 
@@ -230,7 +249,9 @@ def ensure_admin(username: str, password: str, email: str) -> None:
         if user_id is not None:
             _table().update_item(
                 Key=keys.user_key(user_id),
-                UpdateExpression="SET password_hash = :hash, #role = :admin, is_active = :true",
+                UpdateExpression=(
+                    "SET password_hash = :hash, #role = :admin, is_active = :true, email_verified = :true"
+                ),
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#role": "role"},
                 ExpressionAttributeValues={
@@ -241,7 +262,7 @@ def ensure_admin(username: str, password: str, email: str) -> None:
             )
             return
         try:
-            register(request, role="admin")
+            register(request, role="admin", verified=True)
             return
         except Conflict as exc:
             if exc.code != "username_taken":  # the e-mail belongs to someone else
@@ -262,9 +283,6 @@ def login(username: str, password: str, *, address: str = "unknown") -> TokenRes
     """A token for the right password. Unknown user, wrong password and deactivated user get the
     same 401 after the same work; too many failures from this address (or for this username from
     everywhere) → 429 (`login_throttle`)."""
-    from shop_shared.tokens import issue_token, jwt_secret
-
-    settings = get_settings()
     retry_after = login_throttle.check(username, address)
     if retry_after is not None:
         raise TooManyRequests(
@@ -274,7 +292,7 @@ def login(username: str, password: str, *, address: str = "unknown") -> TokenRes
         )
 
     user_id = _user_id_for(username)
-    item = _get_profile(user_id, (*USER_FIELDS, "password_hash"), consistent=True) if user_id else None
+    item = _get_profile(user_id, (*TOKEN_FIELDS, "password_hash"), consistent=True) if user_id else None
     if item is None:
         burn_verification_time(password)  # as slow as a wrong password: no user enumeration
         login_throttle.failed(username)
@@ -290,30 +308,37 @@ def login(username: str, password: str, *, address: str = "unknown") -> TokenRes
             UpdateExpression="SET password_hash = :hash",
             ExpressionAttributeValues={":hash": hash_password(password)},
         )
-    token, claims = issue_token(
-        user_id=str(item["id"]),
-        username=str(item["username"]),
-        email=str(item["email"]),
-        role=str(item.get("role", "customer")),
-        secret=jwt_secret(),
-        ttl_seconds=settings.jwt_ttl_seconds,
+    return auth_sessions.start(item)
+
+
+def refresh(refresh_token: str) -> TokenResponse:
+    return auth_sessions.refresh(
+        refresh_token, lambda user_id: _get_profile(user_id, TOKEN_FIELDS, consistent=True)
     )
-    return TokenResponse(access_token=token, expires_in=claims.exp - claims.iat)
 
 
 # --- tokens and users --------------------------------------------------------------------------
 
 
 def verify_token(authorization: str | None) -> TokenUser:
-    """The user of a bearer token: valid signature, not expired, user exists and is active."""
-    from shop_shared.tokens import bearer_token, decode_token, jwt_secret
+    """The user of a bearer token: valid signature, not expired, user exists and is active, token not
+    revoked (the same checks as the authorizer's, read consistently: a revocation counts at once)."""
+    from shop_shared.tokens import REVOCATION_FIELDS, bearer_token, decode_token, jwt_secret, revocation
 
     claims = decode_token(bearer_token(authorization), jwt_secret())
-    item = _get_profile(claims.user_id, USER_FIELDS)
-    if item is None or item.get("is_active") is not True:
-        raise Unauthorized("Invalid token", code="invalid_token")
+    item = _get_profile(claims.user_id, {*USER_FIELDS, *REVOCATION_FIELDS}, consistent=True)
+    refused = revocation(claims, item)
+    if refused is not None or item is None:
+        raise Unauthorized("Invalid token", code=refused or "invalid_token")
     user = to_user(item)
     return TokenUser(user_id=user.id, **user.model_dump())
+
+
+def read_user(user_id: str) -> User:
+    item = _get_profile(user_id, USER_FIELDS, consistent=True)
+    if item is None:
+        raise NotFound("User not found", code="user_not_found")
+    return to_user(item)
 
 
 def get_user(caller: Caller, user_id: str) -> User:

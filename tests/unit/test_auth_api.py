@@ -26,7 +26,17 @@ from shop_shared.tokens import decode_token, issue_token, jwt_secret
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 PASSWORD = "correct-horse-battery"
-USER_FIELDS = {"id", "username", "email", "first_name", "last_name", "is_active", "created_at", "role"}
+USER_FIELDS = {
+    "id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "is_active",
+    "created_at",
+    "role",
+    "email_verified",
+}
 ADDRESS = {
     "street": "12 Harbour Road",
     "city": "Portsmouth",
@@ -295,9 +305,9 @@ def test_login_returns_a_bearer_token_with_the_users_claims(stack: redis.Redis) 
     user = register()
     reply = login(user["username"])
     assert reply.status == 200
-    assert set(reply.json) == {"access_token", "token_type", "expires_in"}
+    assert set(reply.json) == {"access_token", "refresh_token", "token_type", "expires_in"}
     assert reply.json["token_type"] == "bearer"
-    assert reply.json["expires_in"] == 3600
+    assert reply.json["expires_in"] == 900  # 15 minutes: the session lives on in the refresh token
     claims = decode_token(reply.json["access_token"], jwt_secret())
     assert (claims.user_id, claims.username, claims.email, claims.role) == (
         user["id"],
@@ -305,7 +315,7 @@ def test_login_returns_a_bearer_token_with_the_users_claims(stack: redis.Redis) 
         user["email"],
         "customer",
     )
-    assert claims.exp - claims.iat == 3600
+    assert claims.exp - claims.iat == 900
 
 
 def test_login_ignores_the_case_of_the_username(stack: redis.Redis) -> None:

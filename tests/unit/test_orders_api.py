@@ -119,7 +119,10 @@ def add_user(role: str = "customer", name: str = "jane") -> tuple[Caller, str]:
         }
     )
     add_address(user_id, address_id)
-    return Caller(user_id=user_id, username=username, email=f"{username}@example.com", role=role), address_id
+    caller = Caller(
+        user_id=user_id, username=username, email=f"{username}@example.com", role=role, email_verified=True
+    )
+    return caller, address_id
 
 
 def add_address(user_id: str, address_id: str, street: str = "1 Main St") -> None:
@@ -147,6 +150,7 @@ def api_event(
         "username": caller.username,
         "email": caller.email,
         "role": caller.role,
+        "email_verified": "true" if caller.email_verified else "false",
     }
     all_headers = {"Authorization": "Bearer x", **(headers or {})}
     return proxy_event(method, resource, headers=all_headers, authorizer=authorizer, **request)

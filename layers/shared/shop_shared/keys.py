@@ -3,6 +3,8 @@
 Users table (`pk`, `sk`):
   USER#{user_id}        PROFILE             the user (with password hash, role, is_active)
   USER#{user_id}        ADDRESS#{addr_id}   an address of that user
+  USER#{user_id}        SESSION#{sid}       a login session: hashed refresh token, TTL `expires_at`
+  TOKEN#{sha256}        RESET | VERIFY      a password-reset or e-mail verification token (hashed), TTL
   USERNAME#{lowercase}  GUARD               uniqueness guard, holds user_id
   EMAIL#{lowercase}     GUARD               uniqueness guard, holds user_id
 
@@ -26,6 +28,15 @@ def user_key(user_id: str) -> dict[str, str]:
 
 def address_key(user_id: str, address_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}", "sk": f"ADDRESS#{address_id}"}
+
+
+def session_key(user_id: str, session_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": f"SESSION#{session_id}"}
+
+
+def one_time_token_key(token_hash: str, purpose: str) -> dict[str, str]:
+    """A single-use token's item, by the SHA-256 of the token; `purpose`: RESET or VERIFY."""
+    return {"pk": f"TOKEN#{token_hash}", "sk": purpose}
 
 
 def username_guard_key(username: str) -> dict[str, str]:
