@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 import auth_accounts
+import auth_profiles
 import auth_service
 import auth_sessions
 from auth_service import AddressList, TokenUser
@@ -26,6 +27,8 @@ from shop_shared.models import (
     RegisterRequest,
     TokenResponse,
     User,
+    UserPage,
+    UserPatch,
     VerifyEmailRequest,
 )
 from shop_shared.observability import observability
@@ -34,6 +37,7 @@ logger, metrics, tracer = observability("auth")
 app = make_resolver(logger)
 
 UserId = Annotated[str, Path(min_length=1, max_length=64)]
+AddressId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @app.post("/auth/register", status_code=201, summary="Register a user", tags=["auth"])
@@ -167,6 +171,44 @@ def add_address(user_id: UserId, body: Annotated[AddressRequest, Body()]) -> Add
     address = auth_service.add_address(current_caller(app), user_id, body)
     metrics.add_metric(name="AddressAdded", unit=MetricUnit.Count, value=1)
     return address
+
+
+@app.patch(
+    "/auth/user/<user_id>",
+    summary="Change a user: names and e-mail (that user); is_active and role too (admin)",
+    tags=["auth"],
+)
+def update_user(user_id: UserId, body: Annotated[UserPatch, Body()]) -> User:
+    return auth_profiles.update_user(current_caller(app), user_id, body)
+
+
+@app.put(
+    "/auth/user/<user_id>/addresses/<address_id>", summary="Change an address (that user)", tags=["auth"]
+)
+def update_address(
+    user_id: UserId, address_id: AddressId, body: Annotated[AddressRequest, Body()]
+) -> Address:
+    return auth_profiles.update_address(current_caller(app), user_id, address_id, body)
+
+
+@app.delete(
+    "/auth/user/<user_id>/addresses/<address_id>",
+    status_code=204,
+    summary="Delete an address (the newest remaining one becomes the default)",
+    tags=["auth"],
+)
+def delete_address(user_id: UserId, address_id: AddressId) -> Response[None]:
+    auth_profiles.delete_address(current_caller(app), user_id, address_id)
+    return Response(status_code=204)
+
+
+@app.get("/auth/users", summary="Find users by username or e-mail prefix (admin)", tags=["auth"])
+def search_users(
+    query: Annotated[str, Query(max_length=254)] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next: Annotated[str | None, Query(max_length=2048)] = None,
+) -> UserPage:
+    return auth_profiles.search_users(current_caller(app), query, limit, next)
 
 
 lambda_handler = api_handler(app, logger, metrics, tracer)

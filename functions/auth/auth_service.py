@@ -196,6 +196,17 @@ def check_password(password: str, *, username: str, email: str) -> None:
         raise Unprocessable(problem, code="weak_password")
 
 
+def email_guard(email: str, username: str, guard: dict[str, Any]) -> dict[str, Any]:
+    """An e-mail's guard item, findable by the admin search (`keys.search_attributes`); it notes the
+    username so that a user matching a query by both is listed once (`auth_profiles.search`)."""
+    return {
+        **keys.email_guard_key(email),
+        **guard,
+        **keys.search_attributes(email),
+        "username_lower": username.lower(),
+    }
+
+
 def _create_user(item: dict[str, Any]) -> None:
     """The profile and both guards in one transaction, each only if absent: of two racing
     registrations of one username (or e-mail) exactly one can win."""
@@ -207,14 +218,18 @@ def _create_user(item: dict[str, Any]) -> None:
         {
             "Put": {
                 "TableName": table,
-                "Item": {**keys.username_guard_key(item["username"]), **guard},
+                "Item": {
+                    **keys.username_guard_key(item["username"]),
+                    **guard,
+                    **keys.search_attributes(item["username"]),
+                },
                 "ConditionExpression": absent,
             }
         },
         {
             "Put": {
                 "TableName": table,
-                "Item": {**keys.email_guard_key(item["email"]), **guard},
+                "Item": email_guard(item["email"], item["username"], guard),
                 "ConditionExpression": absent,
             }
         },

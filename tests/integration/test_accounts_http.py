@@ -13,6 +13,13 @@ import pytest
 from shop_local.testing import ShopStack
 
 ITEMS = [{"product_id": 1, "quantity": 1}]
+ADDRESS_BODY = {
+    "street": "1 Main St",
+    "city": "Springfield",
+    "state": "IL",
+    "postal_code": "62701",
+    "country": "US",
+}
 
 
 def refresh(stack: ShopStack, refresh_token: str) -> Any:
@@ -239,3 +246,172 @@ def test_the_local_admin_is_verified(stack: ShopStack) -> None:
 @pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": "x" * 600}])
 def test_verify_email_validates_its_body(stack: ShopStack, body: dict[str, Any]) -> None:
     assert stack.post("/auth/verify-email", json=body).status_code == 422
+
+
+# --- profile -----------------------------------------------------------------------------------
+
+
+def test_a_user_changes_names_and_email_and_must_verify_the_new_email(stack: ShopStack) -> None:
+    who = stack.new_user()
+    path = f"/auth/user/{who['user']['id']}"
+    new_email = f"moved_{uuid.uuid4().hex[:8]}@example.com"
+    changed = stack.patch(
+        path, token=who["token"], json={"first_name": "Ada", "email": new_email, "role": None}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["first_name"] == "Ada"
+    assert changed.json()["email"] == new_email
+    assert changed.json()["email_verified"] is False
+    # the old address is free again, the new one taken
+    taken = stack.post(
+        "/auth/register",
+        json={
+            "username": f"u_{uuid.uuid4().hex[:8]}",
+            "email": new_email.upper(),
+            "first_name": "X",
+            "last_name": "Y",
+            "password": "a-long-enough-one",
+        },
+    )
+    assert taken.status_code == 409
+    assert stack.new_user(email=who["email"])["email"] == who["email"]
+    assert stack.verify_email(new_email)["email_verified"] is True
+
+
+def test_an_email_change_keeps_addresses_unique_under_a_race(stack: ShopStack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = stack.new_user(verified=False), stack.new_user(verified=False)
+    wanted = f"race_{uuid.uuid4().hex[:8]}@example.com"
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda who: stack.patch(
+                    f"/auth/user/{who['user']['id']}", token=who["token"], json={"email": wanted}
+                ),
+                (first, second),
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert [a.json()["code"] for a in answers if a.status_code == 409] == ["email_taken"]
+
+
+def test_customers_cannot_change_role_or_others_and_admins_cannot_demote_themselves(stack: ShopStack) -> None:
+    who, other = stack.new_user(verified=False), stack.new_user(verified=False)
+    assert (
+        stack.patch(f"/auth/user/{who['user']['id']}", token=who["token"], json={"role": "admin"}).status_code
+        == 403
+    )
+    assert (
+        stack.patch(
+            f"/auth/user/{other['user']['id']}", token=who["token"], json={"first_name": "X"}
+        ).status_code
+        == 403
+    )
+    admin = stack.admin_token()
+    me = stack.post("/auth/verify-token", token=admin).json()["user_id"]
+    for body in ({"is_active": False}, {"role": "customer"}):
+        refused = stack.patch(f"/auth/user/{me}", token=admin, json=body)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "cannot_change_own_admin"
+
+
+def test_an_admin_deactivates_a_user_and_their_sessions_end(stack: ShopStack) -> None:
+    who = stack.new_user()
+    admin = stack.admin_token()
+    done = stack.patch(f"/auth/user/{who['user']['id']}", token=admin, json={"is_active": False})
+    assert done.status_code == 200
+    assert done.json()["is_active"] is False
+    assert verify(stack, who["token"]) == 401
+    assert refresh(stack, who["refresh_token"]).status_code == 401
+    assert (
+        stack.post("/auth/login", json={"username": who["username"], "password": who["password"]}).status_code
+        == 401
+    )
+    promoted = stack.patch(
+        f"/auth/user/{who['user']['id']}", token=admin, json={"is_active": True, "role": "admin"}
+    )
+    assert promoted.json()["role"] == "admin"
+    assert promoted.json()["is_active"] is True
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+def test_edit_and_delete_addresses_and_the_newest_becomes_default(stack: ShopStack) -> None:
+    who = stack.new_user()
+    base = f"/auth/user/{who['user']['id']}/addresses"
+    first = stack.add_address(who, street="1 First St")
+    second = stack.add_address(who, street="2 Second St")
+    third = stack.add_address(who, street="3 Third St")
+    assert first["is_default"] is True
+
+    edited = stack.put(
+        f"{base}/{second['id']}", token=who["token"], json={**ADDRESS_BODY, "street": "2b Second St"}
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["street"] == "2b Second St"
+    assert edited.json()["is_default"] is False
+
+    assert stack.delete(f"{base}/{first['id']}", token=who["token"]).status_code == 204
+    listed = stack.get(base, token=who["token"]).json()["addresses"]
+    assert [(a["id"], a["is_default"]) for a in listed] == [(second["id"], False), (third["id"], True)]
+
+    made_default = stack.put(
+        f"{base}/{second['id']}", token=who["token"], json={**ADDRESS_BODY, "is_default": True}
+    )
+    assert made_default.json()["is_default"] is True
+    listed = stack.get(base, token=who["token"]).json()["addresses"]
+    assert [a["is_default"] for a in listed] == [True, False]
+
+    assert stack.delete(f"{base}/{first['id']}", token=who["token"]).status_code == 404
+    other = stack.new_user(verified=False)
+    assert stack.delete(f"{base}/{third['id']}", token=other["token"]).status_code == 403
+    assert stack.put(f"{base}/nope", token=who["token"], json=ADDRESS_BODY).status_code == 404
+
+
+def test_past_orders_keep_their_copy_of_an_edited_address(stack: ShopStack) -> None:
+    who = stack.new_shopper()
+    order = stack.place_order(who, ITEMS)
+    assert order.status_code == 201, order.text
+    path = f"/auth/user/{who['user']['id']}/addresses/{who['address_id']}"
+    assert (
+        stack.put(path, token=who["token"], json={**ADDRESS_BODY, "street": "9 Elsewhere"}).status_code == 200
+    )
+    assert stack.delete(path, token=who["token"]).status_code == 204
+    kept = stack.get(f"/orders/{order.json()['id']}", token=who["token"])
+    assert kept.json()["shipping_address"]["street"] == ADDRESS_BODY["street"]
+
+
+# --- admin search ------------------------------------------------------------------------------
+
+
+def test_admin_search_by_username_or_email_prefix_with_paging(stack: ShopStack) -> None:
+    tag = uuid.uuid4().hex[:8]
+    by_name = [
+        stack.new_user(verified=False, username=f"Srch{tag}_{n}", email=f"p{n}_{tag}@example.com")
+        for n in range(3)
+    ]
+    by_mail = [stack.new_user(verified=False, email=f"SRCH{tag}.{n}@example.com") for n in range(2)]
+    both = stack.new_user(verified=False, username=f"srch{tag}_both", email=f"srch{tag}_both@example.com")
+    admin = stack.admin_token()
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"query": f"srch{tag}", "limit": "2", **({"next": cursor} if cursor else {})}
+        page = stack.get("/auth/users", token=admin, params=params)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["users"]) <= 2
+        seen += [u["id"] for u in page.json()["users"]]
+        cursor = page.json()["next"]
+        if not cursor:
+            break
+    expected = {w["user"]["id"] for w in (*by_name, *by_mail, both)}
+    assert sorted(seen) == sorted(expected)  # each once, the one matching by both too
+    assert "password_hash" not in str(seen)
+
+    customer = stack.new_user(verified=False)
+    assert stack.get("/auth/users", token=customer["token"], params={"query": "a"}).status_code == 403
+    assert stack.get("/auth/users", token=admin, params={"next": "garbage"}).status_code == 400
+    assert stack.get("/auth/users", token=admin, params={"limit": "0"}).status_code == 422

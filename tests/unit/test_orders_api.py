@@ -8,6 +8,7 @@ the idempotency store all run for real.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import threading
@@ -217,6 +218,13 @@ def rate_limit_slots(redis_conn: redis.Redis, user_id: str) -> int:
 
 
 # ------------------------------------------------------------------------------------ create
+
+
+def test_a_user_whose_email_is_not_verified_cannot_order(shop: Any) -> None:
+    caller, address_id = add_user()
+    reply = create(dataclasses.replace(caller, email_verified=False), address_id)
+    assert (reply.status, reply.body["code"]) == (403, "email_not_verified")
+    assert create(caller, address_id).status == 201
 
 
 def test_create_order_prices_from_catalog_not_client(shop: Any) -> None:

@@ -7,6 +7,8 @@ Users table (`pk`, `sk`):
   TOKEN#{sha256}        RESET | VERIFY      a password-reset or e-mail verification token (hashed), TTL
   USERNAME#{lowercase}  GUARD               uniqueness guard, holds user_id
   EMAIL#{lowercase}     GUARD               uniqueness guard, holds user_id
+  The guards also carry `search_pk` = SEARCH and `search_sk` = the lowercased username or e-mail:
+  GSI `UserSearch` (search_pk, search_sk) serves the admin's prefix search with one Query.
 
 Orders table (`pk`, `sk`):
   ORDER#{order_id}      ORDER               the order with its items; GSI `ByUser` on (user_id, created_at)
@@ -20,6 +22,8 @@ GUARD = "GUARD"
 ORDER_SK = "ORDER"
 COUNTER_SK = "COUNTER"
 ORDERS_BY_USER_INDEX = "ByUser"
+USER_SEARCH_INDEX = "UserSearch"
+SEARCH_PARTITION = "SEARCH"
 
 
 def user_key(user_id: str) -> dict[str, str]:
@@ -45,6 +49,11 @@ def username_guard_key(username: str) -> dict[str, str]:
 
 def email_guard_key(email: str) -> dict[str, str]:
     return {"pk": f"EMAIL#{email.lower()}", "sk": GUARD}
+
+
+def search_attributes(value: str) -> dict[str, str]:
+    """What puts a guard item in the `UserSearch` index, sorted by its lowercased value."""
+    return {"search_pk": SEARCH_PARTITION, "search_sk": value.lower()}
 
 
 def order_key(order_id: str) -> dict[str, str]:

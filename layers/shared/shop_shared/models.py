@@ -101,6 +101,23 @@ class VerifyEmailRequest(BaseModel):
     token: OpaqueToken
 
 
+class UserPatch(BaseModel):
+    """PATCH /auth/user/{id}: the user's names and e-mail; an admin also `is_active` and `role`."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    is_active: bool | None = None
+    role: Role | None = None
+
+
+class UserPage(BaseModel):
+    """GET /auth/users: ordered by the matching username or e-mail; `next` is an opaque cursor."""
+
+    users: list[User]
+    next: str | None = None
+
+
 class AddressRequest(BaseModel):
     street: Text200
     city: Name
