@@ -87,7 +87,7 @@ def start(profile: dict[str, Any]) -> TokenResponse:
         "created_at": _now(),
         "expires_at": _now() + get_settings().refresh_ttl_seconds,
     }
-    # A fresh random key: the condition can only fail on our own retried write, which is fine.
+    # Unconditional: the key is fresh and random, so a retried put only writes the same item again.
     _table().put_item(Item=item)
     access, expires_in = _access_token(profile, session_id)
     return TokenResponse(access_token=access, refresh_token=str(token), expires_in=expires_in)
