@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 import auth_emails
 import auth_sessions
@@ -94,10 +94,8 @@ def send_verification(profile: dict[str, Any]) -> None:
             first_name=str(profile.get("first_name", "")),
             token=token,
         )
-    except ClientError as exc:
-        logger.warning(
-            "verification e-mail not sent", extra={"error": exc.response.get("Error", {}).get("Code")}
-        )
+    except (ClientError, BotoCoreError) as exc:  # SES refused, or could not be reached
+        logger.warning("verification e-mail not sent", extra={"error": type(exc).__name__})
 
 
 def verify_email(token: str) -> str:
@@ -208,9 +206,9 @@ def request_password_reset(email: str) -> None:
                 first_name=str(profile.get("first_name", "")),
                 token=token,
             )
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         # Answered like success too: an error here must not reveal that the account exists.
-        logger.warning("password reset not sent", extra={"error": exc.response.get("Error", {}).get("Code")})
+        logger.warning("password reset not sent", extra={"error": type(exc).__name__})
     time.sleep(max(0.0, RESET_ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
 
 

@@ -415,3 +415,15 @@ def test_admin_search_by_username_or_email_prefix_with_paging(stack: ShopStack) 
     assert stack.get("/auth/users", token=customer["token"], params={"query": "a"}).status_code == 403
     assert stack.get("/auth/users", token=admin, params={"next": "garbage"}).status_code == 400
     assert stack.get("/auth/users", token=admin, params={"limit": "0"}).status_code == 422
+
+
+def test_registration_succeeds_when_the_verification_email_cannot_be_sent(
+    stack: ShopStack, no_faults: ShopStack
+) -> None:
+    stack.fail("ses", action="SendRawEmail")
+    try:
+        who = stack.new_user(verified=False)  # 201 all the same
+    finally:
+        stack.clear_faults()
+    assert stack.post("/auth/verify-email/resend", token=who["token"]).status_code == 202
+    assert stack.verify_email(who["email"])["email_verified"] is True
