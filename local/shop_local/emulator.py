@@ -1,13 +1,37 @@
-"""The embedded AWS: moto's server app, in this process, behind the fault-injection middleware."""
+"""The embedded AWS: moto's server app, in this process, behind the fault-injection middleware.
+
+Requests reach moto one at a time (`Serialised`): the functions now run in processes of their own
+and call the emulator concurrently, and moto's backends are not safe under concurrent callers
+(two DynamoDB transactions on one table interleave and both commit). Real AWS is concurrent, so
+this costs only emulator throughput, never behaviour. SQS long polls are the exception: they wait
+inside moto, and holding the lock through that wait would stall every other caller.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from shop_local.faults import AwsFaultMiddleware, FaultBook
+
+
+class Serialised:
+    """WSGI middleware: one request at a time through `app` (its response read inside the lock)."""
+
+    LONG_POLLS = ("AmazonSQS.ReceiveMessage",)
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") in self.LONG_POLLS:
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
 
 
 class EmbeddedMoto:
@@ -20,7 +44,7 @@ class EmbeddedMoto:
             create_backend_app,
         )
 
-        app = AwsFaultMiddleware(DomainDispatcherApplication(create_backend_app), book)
+        app = AwsFaultMiddleware(Serialised(DomainDispatcherApplication(create_backend_app)), book)
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
         )

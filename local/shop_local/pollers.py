@@ -29,6 +29,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from shop_local.lambda_runtime import FunctionPool
+from shop_local.lambda_runtime import Invocation as LambdaInvocation
 from shop_local.runtime import FunctionRuntime, Invocation
 from shop_local.template import EventSource, Template
 
@@ -53,7 +55,9 @@ def retry_delay() -> int:
         return 1
 
 
-def failed_item_ids(result: Invocation, batch_ids: list[str], reports_item_failures: bool) -> list[str]:
+def failed_item_ids(
+    result: Invocation | LambdaInvocation, batch_ids: list[str], reports_item_failures: bool
+) -> list[str]:
     """The ids Lambda treats as failed for this invocation, in batch order."""
     if not result.ok:
         return list(batch_ids)
@@ -81,7 +85,7 @@ def failed_item_ids(result: Invocation, batch_ids: list[str], reports_item_failu
 
 class Poller(threading.Thread):
     def __init__(
-        self, source: EventSource, function: FunctionRuntime, template: Template, client: Any
+        self, source: EventSource, function: FunctionRuntime | FunctionPool, template: Template, client: Any
     ) -> None:
         super().__init__(name=f"poll-{source.function_id}-{source.event_name}", daemon=True)
         self.source = source
@@ -97,9 +101,12 @@ class Poller(threading.Thread):
 
 class SqsPoller(Poller):
     WAIT_SECONDS = 1  # short long-polls, so stopping is quick
+    # Batches in flight at once. Lambda's SQS event source starts with five concurrent pollers and
+    # scales with the backlog; the stack sets this to what the function's environments allow.
+    concurrency = 1
 
     def __init__(
-        self, source: EventSource, function: FunctionRuntime, template: Template, client: Any
+        self, source: EventSource, function: FunctionRuntime | FunctionPool, template: Template, client: Any
     ) -> None:
         super().__init__(source, function, template, client)
         physical = template.physical(source.source_logical_id)
@@ -107,7 +114,23 @@ class SqsPoller(Poller):
         self.queue_arn = physical["Arn"]
 
     def run(self) -> None:
-        log.info("polling %s for %s", self.source.source_logical_id, self.source.function_id)
+        log.info(
+            "polling %s for %s (%d batches at once)",
+            self.source.source_logical_id,
+            self.source.function_id,
+            self.concurrency,
+        )
+        helpers = [
+            threading.Thread(target=self._loop, name=f"{self.name}-{n}", daemon=True)
+            for n in range(2, self.concurrency + 1)
+        ]
+        for helper in helpers:
+            helper.start()
+        self._loop()
+        for helper in helpers:
+            helper.join(timeout=10)
+
+    def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
                 messages = self.gather()
@@ -229,7 +252,12 @@ class StreamPoller(Poller):
     SHARD_REFRESH_SECONDS = 10.0
 
     def __init__(
-        self, source: EventSource, function: FunctionRuntime, template: Template, client: Any, sqs: Any
+        self,
+        source: EventSource,
+        function: FunctionRuntime | FunctionPool,
+        template: Template,
+        client: Any,
+        sqs: Any,
     ) -> None:
         super().__init__(source, function, template, client)
         self.stream_arn = template.physical(source.source_logical_id)["StreamArn"]

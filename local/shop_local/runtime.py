@@ -89,6 +89,7 @@ class Invocation:
     error: BaseException | None = None
     timed_out: bool = False
     duration_ms: float = 0.0
+    cold: bool = False
 
     @property
     def ok(self) -> bool:
@@ -179,7 +180,13 @@ class FunctionRuntime:
         return LambdaContext.start(self.name, self.arn, self.spec.memory_size, self.spec.timeout, request_id)
 
     def invoke(
-        self, event: Any, *, what: str = "", expected: Callable[[BaseException], bool] | None = None
+        self,
+        event: Any,
+        *,
+        what: str = "",
+        expected: Callable[[BaseException], bool] | None = None,
+        quiet: bool = False,
+        trace_id: str | None = None,
     ) -> Invocation:
         """Call the handler with `event`; never raises (the error is in the result, as Lambda reports it).
 

@@ -54,6 +54,11 @@ class Settings:
     template_path: Path = DEFAULT_TEMPLATE
     web_root: Path | None = ROOT / "web"
     parameters: dict[str, str] = field(default_factory=dict)
+    # "lambda": every function in execution environments of its own (shop_local.lambda_runtime);
+    # "in-process": the old mode, one process calls every handler (kept as a benchmark baseline)
+    runtime: str = "lambda"
+    verbose: bool = False  # the functions' own log lines on the console too
+    function_log: Path = ROOT / ".cache" / "functions.log"
 
     @classmethod
     def from_env(cls, port: int | None = None) -> Settings:
@@ -67,6 +72,8 @@ class Settings:
             admin_password=env.get("SHOP_ADMIN_PASSWORD") or None,
             admin_email=env.get("SHOP_ADMIN_EMAIL") or "admin@example.com",
             parameters=parameters,
+            runtime=env.get("SHOP_LOCAL_RUNTIME") or "lambda",
+            function_log=Path(env.get("SHOP_FUNCTION_LOG") or ROOT / ".cache" / "functions.log"),
         )
 
 
@@ -257,17 +264,46 @@ class DevStack:
         Provisioner(self.template, endpoint_url=self.aws_endpoint).provision()
 
     def _start_functions(self) -> None:
-        from shop_local.runtime import Runtime
-
         assert self.template is not None
-        self.runtime = Runtime(self.template)
-        self.runtime.apply_environment()
-        self.runtime.load_all()
+        if self.settings.runtime == "in-process":
+            from shop_local.runtime import Runtime
+
+            self.runtime = Runtime(self.template)
+            self.runtime.apply_environment()
+            self.runtime.load_all()
+            return
+        from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings
+
+        runtime_settings = RuntimeSettings.from_env(
+            echo_logs=self.settings.verbose, function_log=self.settings.function_log
+        )
+        if not self.serve_api:
+            runtime_settings.max_environments = 1  # `shop invoke`: one environment, as `sam local invoke`
+        # What a function's execution role and the emulator give it (real Lambda sets the role's
+        # credentials as these variables too).
+        aws_variables = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+        }
+        self.runtime = LambdaRuntime(self.template, runtime_settings, extra_variables=aws_variables)
+        log.info(
+            "functions: AWS's runtime interface client, up to %d environments per function; their logs: %s",
+            runtime_settings.max_environments,
+            self.settings.function_log,
+        )
 
     def _ensure_admin(self) -> None:
         password = self.settings.admin_password
         if not password:
             return
+        assert self.template is not None
+        # A local-only step that runs here, not in an environment: it gets the auth function's
+        # variables (tables, secret) for the call.
+        for spec in self.template.functions().values():
+            if (spec.code_uri / "auth_service.py").is_file():
+                os.environ.update(spec.environment)
+                break
         try:
             import auth_service
         except ImportError as exc:
@@ -301,6 +337,7 @@ class DevStack:
             function = self.runtime[source.function_id]
             if source.kind == "SQS":
                 poller: Any = SqsPoller(source, function, self.template, sqs)
+                poller.concurrency = min(5, getattr(function, "max_environments", 1))
             else:
                 streams = streams or aws_client("dynamodbstreams", self.aws_endpoint)
                 poller = StreamPoller(source, function, self.template, streams, sqs)
@@ -352,7 +389,12 @@ class DevStack:
 
         assert self.template is not None
         if self._openapi is None:
-            self._openapi = openapi.build(self.template, self.runtime)
+            from shop_local.runtime import Runtime
+
+            # the document comes from the handlers' code, imported here (not in an environment)
+            docs = Runtime(self.template)
+            docs.apply_environment()
+            self._openapi = openapi.build(self.template, docs)
         response = _json(200, self._openapi)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
@@ -434,6 +476,8 @@ class DevStack:
                     "handler": function.spec.handler,
                     "available": function.available,
                 }
+                if hasattr(function, "environments"):
+                    functions[function_id]["environments"] = function.environments()
         return {
             "api_url": self.url,
             "aws_endpoint": self.aws_endpoint,
@@ -455,8 +499,15 @@ class DevStack:
         redis_note = self.redis_note or self.redis_target_url
         return (
             f"Shop running at {self.url} "
-            f"(AWS emulator: {aws}, Redis: {redis_note}, product API: {self.product_note})"
+            f"(AWS emulator: {aws}, Redis: {redis_note}, product API: {self.product_note}, "
+            f"functions: {self._functions_note()})"
         )
+
+    def _functions_note(self) -> str:
+        if self.settings.runtime == "in-process":
+            return "in this process"
+        suffix = "" if self.settings.verbose else "; --verbose shows them here too"
+        return f"Lambda runtime interface client, logs in {self.settings.function_log}{suffix}"
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
@@ -466,6 +517,7 @@ class DevStack:
         steps = [
             ("api", self._api_server.stop if self._api_server else None),
             ("pollers", self._stop_pollers),
+            ("functions", getattr(self.runtime, "stop", None)),
             ("stand-in", self._standin_server.stop if self._standin_server else None),
             ("redis proxy", self._redis_proxy.stop if self._redis_proxy else None),
             ("fakeredis", self._stop_fake_redis if self._fake_redis else None),

@@ -203,7 +203,7 @@ class ShopStack:
         )
         env.update(self.extra_env)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "shop_local.cli", "dev", "--port", "0"],
+            [sys.executable, "-m", "shop_local.cli", "dev", "--port", "0", "--verbose"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
