@@ -197,6 +197,7 @@ class Gateway:
         self.web_root = web_root
         self.dev_routes = dev_routes or {}
         self.cache = AuthorizerCache()
+        self.integration_timeout = INTEGRATION_TIMEOUT_SECONDS
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -400,7 +401,7 @@ class Gateway:
         what = f"{request.method} {route.path}"
         trace = event["headers"].get("X-Amzn-Trace-Id") if event.get("headers") else None
         kwargs: dict[str, Any] = {"what": what, "quiet": True, "trace_id": trace}
-        if function.spec.timeout <= INTEGRATION_TIMEOUT_SECONDS:
+        if function.spec.timeout <= self.integration_timeout:
             return function.invoke(event, **kwargs)
         outcome: list[Any] = []
 
@@ -409,7 +410,7 @@ class Gateway:
 
         worker = threading.Thread(target=call, daemon=True)
         worker.start()
-        worker.join(INTEGRATION_TIMEOUT_SECONDS)
+        worker.join(self.integration_timeout)
         return outcome[0] if outcome else None
 
     def proxy_event(
