@@ -71,8 +71,7 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """moto in-process, provisioned from template.yaml, with the functions' environment set."""
     from moto import mock_aws
 
-    from shop_local.provision import provision
-    from shop_local.template import Template
+    from shop_local.builder import build
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -80,10 +79,9 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        template = provision(Template(parameter_overrides={"TracingEnabled": "false"}))
-        env: dict[str, str] = {}
-        for spec in template.functions().values():
-            env.update(spec.environment)
+        built = build()
+        template = built.template
+        env = built.function_environment()  # every function's: the unit tests call any handler
         env["REDIS_URL"] = redis_url
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -162,11 +160,11 @@ def stack(redis_url: str) -> Iterator[object]:
     test Redis database: a `shop_local.testing.ShopStack` (see its docstring for what it offers:
     `url`, `get/post/put/delete`, `new_user()`, `client()`, `emails()`, `wait_for_emails()`,
     `fail()`, `slow()`, `clear_faults()` ...)."""
+    from shop_local.builder import load
     from shop_local.lambda_runtime import prepare_packages
-    from shop_local.template import Template
     from shop_local.testing import ShopStack
 
     # the functions' layer and runtime folders are installed once (pip), outside the start-up timeout
-    prepare_packages(Template())
+    prepare_packages(load())
     with ShopStack(redis_url=redis_url) as running:
         yield running

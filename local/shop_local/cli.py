@@ -110,6 +110,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     stack = DevStack(settings, serve_api=False)
     try:
         stack.start()
+        assert stack.runtime is not None
         function = stack.runtime[args.function]
         failures = 0
         for _, event in events:
@@ -129,16 +130,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     from shop_local import openapi
-    from shop_local.runtime import Runtime
-    from shop_local.stack import REGION, configure_logging
-    from shop_local.template import Template
+    from shop_local.builder import REGION, BuiltStack, load
+    from shop_local.stack import configure_logging
 
     configure_logging(logging.WARNING)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    template = Template(parameter_overrides={"TracingEnabled": "false"})
-    runtime = Runtime(template)
+    template = load()
+    runtime = BuiltStack(template).in_process_runtime()  # the document comes from the handlers' code
     runtime.apply_environment()
     document = openapi.build(template, runtime)
     target = Path(args.output) if args.output else openapi.DOC_PATH

@@ -350,7 +350,6 @@ class Gateway:
                 event,
                 what=f"(authorizer {spec.name})",
                 expected=lambda exc: str(exc) == "Unauthorized",
-                quiet=True,
             )
             if result.error is not None and str(result.error) == "Unauthorized" and not result.timed_out:
                 raise AuthorizerRefused("UNAUTHORIZED")

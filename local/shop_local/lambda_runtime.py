@@ -518,8 +518,8 @@ class Environment:
 
 # ---------------------------------------------------------------------------- logs
 class FunctionLogs:
-    """Where the functions' own output goes: a file (raw lines, as CloudWatch Logs would keep
-    them) and, with `echo`, the console too (prefixed with the function)."""
+    """Where the functions' own output goes: a file and, with `echo`, the console too; raw lines
+    (Powertools' JSON, EMF metrics), as CloudWatch Logs would keep them."""
 
     def __init__(self, path: Path | None = None, echo: bool = False, stream: IO[str] | None = None) -> None:
         self.path = path
@@ -537,8 +537,7 @@ class FunctionLogs:
                 self._file.write(line + "\n")
             if self.echo:
                 # the runtime keeps a multi-line record (a stack trace) on one line with \r
-                text = line.replace("\r", "\n    ")
-                self.stream.write(f"[{function_id}] {text}\n")
+                self.stream.write(line.replace("\r", "\n    ") + "\n")
                 self.stream.flush()
 
     def close(self) -> None:
