@@ -34,17 +34,30 @@ class Serialised:
             return list(self.app(environ, start_response))
 
 
+def _dispatcher() -> Any:
+    """moto's dispatcher, remembering the list of its service modules: moto lists its package
+    folder (a directory listing and a stat per entry) on every request to find the service."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    modules = frozenset(backends.list_of_moto_modules())
+
+    class Dispatcher(DomainDispatcherApplication):
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host is not None and (host == "moto_api" or host in modules):
+                return host
+            return super().get_backend_for_host(host)
+
+    return Dispatcher
+
+
 class EmbeddedMoto:
     """moto's WSGI app served by werkzeug's threaded server on a loopback port."""
 
     def __init__(self, book: FaultBook, host: str = "127.0.0.1", port: int = 0) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 
-        app = AwsFaultMiddleware(Serialised(DomainDispatcherApplication(create_backend_app)), book)
+        app = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
         )

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,27 +121,37 @@ class SqsPoller(Poller):
             self.source.function_id,
             self.concurrency,
         )
-        helpers = [
-            threading.Thread(target=self._loop, name=f"{self.name}-{n}", daemon=True)
-            for n in range(2, self.concurrency + 1)
-        ]
-        for helper in helpers:
-            helper.start()
-        self._loop()
-        for helper in helpers:
-            helper.join(timeout=10)
+        # One loop gathers batches (as one Lambda poller does); up to `concurrency` of them are
+        # delivered at once, each in an environment of the function.
+        slots = threading.BoundedSemaphore(self.concurrency)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name) as deliveries:
+            while not self.stopping.is_set():
+                if not slots.acquire(timeout=self.WAIT_SECONDS):
+                    continue
+                try:
+                    messages = self.gather()
+                except Exception:
+                    slots.release()
+                    if self.stopping.is_set():
+                        return
+                    log.exception("SQS poller for %s failed; retrying", self.source.function_id)
+                    self.stopping.wait(1)
+                    continue
+                if not messages:
+                    slots.release()
+                    continue
+                deliveries.submit(self._deliver_then_release, messages, slots)
 
-    def _loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                messages = self.gather()
-                if messages:
-                    self.deliver(messages)
-            except Exception:
-                if self.stopping.is_set():
-                    return
-                log.exception("SQS poller for %s failed; retrying", self.source.function_id)
-                self.stopping.wait(1)
+    def _deliver_then_release(
+        self, messages: list[dict[str, Any]], slots: threading.BoundedSemaphore
+    ) -> None:
+        try:
+            self.deliver(messages)
+        except Exception:
+            if not self.stopping.is_set():
+                log.exception("SQS poller for %s failed to deliver a batch", self.source.function_id)
+        finally:
+            slots.release()
 
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
         response = self.client.receive_message(
