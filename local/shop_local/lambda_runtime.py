@@ -461,10 +461,10 @@ class Environment:
         code = self.process.wait()
         with self._lock:
             current, self._current = self._current, None
-        if self.stopping:
-            return
         if self.init_error is not None:
             error = self.init_error
+        elif self.stopping:  # stopped by the stack (shutdown, or a timeout already reported)
+            error = LambdaError("Runtime.ExitError", "RequestId: the execution environment was stopped")
         else:
             error = LambdaError("Runtime.ExitError", f"Runtime exited with error: exit status {code}")
             log.error("%s (pid %s) exited with status %s", self.label, self.pid, code)
@@ -485,6 +485,8 @@ class Environment:
         invocation.pid = self.pid
         self.invocations += 1
         self._inbox.put(invocation)
+        if self.process is not None and self.process.poll() is not None:
+            self._watch_exit()  # it died before it could take the event: report that now
         remaining = invocation.deadline_ms / 1000 - time.time()
         if not invocation.done.wait(max(0.0, remaining)):
             seconds = self.spec.timeout

@@ -261,3 +261,23 @@ def test_the_next_invocation_answer_carries_every_header_of_the_runtime_api(tmp_
     assert answer.getheader("Lambda-Runtime-Cognito-Identity") is None  # only when set
     assert posted.status == 202
     assert invocation.response == {"ok": 1}
+
+
+# ---------------------------------------------------------------------------- the whole stack
+def test_the_stack_serves_through_environments_and_sigterm_stops_them_all(redis_url: str) -> None:
+    """`shop dev` (SIGTERM, as Ctrl-C): no environment outlives it; it had served the API from
+    processes of awslambdaric, the pids /_dev/resources reports."""
+    from shop_local.testing import ShopStack
+
+    with ShopStack(redis_url=redis_url) as shop:
+        assert shop.get("/products/1").status_code == 200
+        shop.new_user()  # the auth function and the authorizer
+        functions = shop.http.get(f"{shop.url}/_dev/resources", timeout=10).json()["functions"]
+        pids = [env["pid"] for info in functions.values() for env in info.get("environments", [])]
+        assert len(pids) >= 2
+        for pid in pids:
+            assert "awslambdaric" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        assert "ProductsFunction cold" in shop.log_text()
+
+    assert shop.exit_code == 0
+    assert [pid for pid in pids if _alive(pid)] == []
