@@ -674,17 +674,22 @@ class FunctionPool:
     ) -> None:
         state = "cold" if invocation.cold else "warm"
         where = f"{invocation.duration_ms:.0f} ms {state} {invocation.environment}"
-        line = f"invoke {self.spec_id} {what} {{}} {where}"
         error = invocation.error
         if error is None:
             if not quiet:
-                log.info(line.format("ok"))
+                log.info("invoke %s %s ok %s", self.spec_id, what, where)
         elif expected is not None and expected(error):
-            log.info(line.format(f"-> {error.error_type}: {error.message}"))
+            log.info("invoke %s %s -> %s: %s %s", self.spec_id, what, error.error_type, error.message, where)
         else:
             trace = "".join(error.stack_trace).rstrip()
             log.error(
-                line.format(f"-> {error.error_type}: {error.message}") + (f"\n{trace}" if trace else "")
+                "invoke %s %s -> %s: %s %s%s",
+                self.spec_id,
+                what,
+                error.error_type,
+                error.message,
+                where,
+                f"\n{trace}" if trace else "",
             )
 
     def reap(self, now: float | None = None) -> int:
