@@ -62,6 +62,10 @@ API_VERSION = "2018-06-01"
 DEFAULT_CACHE = ROOT / ".cache" / "lambda"
 DEFAULT_MAX_ENVIRONMENTS = 4
 DEFAULT_IDLE_SECONDS = 300.0
+# Lambda gives an on-demand environment's init phase 10 s. Locally the machine may be busy with
+# tests and other environments starting at once, so the limit is more generous; it only catches
+# an environment that never asks for its event.
+INIT_TIMEOUT_SECONDS = 30.0
 # Python's own variables that would change how an environment's interpreter starts.
 NOT_PASSED = ("PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV", "PYTHONNOUSERSITE")
 
@@ -196,6 +200,7 @@ class Invocation:
     environment: str = ""
     pid: int = 0
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    taken: threading.Event = field(default_factory=threading.Event, repr=False)  # by the process
 
     @property
     def ok(self) -> bool:
@@ -416,6 +421,11 @@ class Environment:
         invocation = self._inbox.get()
         with self._lock:
             self._current = invocation
+        if invocation is not None:
+            # the deadline counts from when the environment takes the event (after its init), as
+            # Lambda's does: a cold start does not eat into the function's Timeout
+            invocation.deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
+            invocation.taken.set()
         return invocation
 
     def _settle(self, request_id: str) -> Invocation | None:
@@ -487,6 +497,17 @@ class Environment:
         self._inbox.put(invocation)
         if self.process is not None and self.process.poll() is not None:
             self._watch_exit()  # it died before it could take the event: report that now
+        began = time.monotonic()
+        while not (invocation.taken.is_set() or invocation.done.is_set()):
+            if time.monotonic() - began > INIT_TIMEOUT_SECONDS:
+                failed = LambdaError(
+                    "Runtime.InitTimeout", f"the environment did not start in {INIT_TIMEOUT_SECONDS:.0f} s"
+                )
+                if invocation.finish(error=failed):
+                    log.error("%s: %s; stopping it (pid %s)", self.label, failed.message, self.pid)
+                    self.stop()
+                return
+            invocation.taken.wait(0.05)
         remaining = invocation.deadline_ms / 1000 - time.time()
         if not invocation.done.wait(max(0.0, remaining)):
             seconds = self.spec.timeout
@@ -650,8 +671,6 @@ class FunctionPool:
         began = time.perf_counter()
         env, cold = self._acquire()
         invocation.cold = cold
-        # the deadline counts from when the environment gets the event, as Lambda's does
-        invocation.deadline_ms = int(time.time() * 1000) + self.env_spec.timeout * 1000
         try:
             env.invoke(invocation)
         finally:

@@ -41,7 +41,8 @@ What a `ShopStack` offers:
 - `forget_authorizations()`: the gateway caches an authorizer's answer per token for 300 s, as
   API Gateway does; call this to make the next request run the authorizer again.
 - `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far: its request and
-  invocation log and the functions' own logs: the stack runs with `--verbose`), `stop()`, then `exit_code` (0 = clean shutdown).
+  invocation log and the functions' own logs: the stack runs with `--verbose`), `stop()`, then
+  `exit_code` (0 = clean shutdown).
 - Another stack (other settings, e.g. `env={"ORDER_RATE_LIMIT": "2/60"}`) costs a few seconds:
   `with ShopStack(redis_url=redis_url, env={...}) as other: ...`.
 

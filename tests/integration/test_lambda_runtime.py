@@ -144,6 +144,14 @@ def test_a_function_timeout_is_a_502_and_the_environment_is_replaced(
     assert after["pid"] != first["pid"]
 
 
+def test_a_cold_start_does_not_eat_into_the_functions_timeout(stack: Stack) -> None:
+    # 1.5 s of init, Timeout 2 s: the deadline counts from when the environment takes the event
+    status, body = stack.get("/slow-init")
+
+    assert status == 200, body
+    assert body["remaining_ms"] > 1500
+
+
 def test_an_integration_timeout_is_a_504(stack: Stack) -> None:
     stack.gateway.integration_timeout = 0.5  # AWS's is 29 s; the function's Timeout is 2 s here
 
@@ -234,11 +242,11 @@ def test_the_next_invocation_answer_carries_every_header_of_the_runtime_api(tmp_
         "SlowFunction",
         "req-1",
         event=b'{"hello": "world"}',
-        deadline_ms=1_900_000_000_000,
         trace_id="Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0",
         client_context='{"client": {}}',
     )
     environment._inbox.put(invocation)
+    asked_at_ms = time.time() * 1000
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         connection.request("GET", "/2018-06-01/runtime/invocation/next")
@@ -254,7 +262,8 @@ def test_the_next_invocation_answer_carries_every_header_of_the_runtime_api(tmp_
     assert answer.status == 200
     assert body == b'{"hello": "world"}'
     assert answer.getheader("Lambda-Runtime-Aws-Request-Id") == "req-1"
-    assert answer.getheader("Lambda-Runtime-Deadline-Ms") == "1900000000000"
+    # the deadline: the function's Timeout (2 s) from when the environment took the event
+    assert -1 <= int(answer.getheader("Lambda-Runtime-Deadline-Ms")) - asked_at_ms - 2000 < 1000
     assert answer.getheader("Lambda-Runtime-Invoked-Function-Arn") == spec.arn
     assert answer.getheader("Lambda-Runtime-Trace-Id") == invocation.trace_id
     assert answer.getheader("Lambda-Runtime-Client-Context") == '{"client": {}}'
