@@ -160,11 +160,7 @@ def stack(redis_url: str) -> Iterator[object]:
     test Redis database: a `shop_local.testing.ShopStack` (see its docstring for what it offers:
     `url`, `get/post/put/delete`, `new_user()`, `client()`, `emails()`, `wait_for_emails()`,
     `fail()`, `slow()`, `clear_faults()` ...)."""
-    from shop_local.builder import load
-    from shop_local.lambda_runtime import prepare_packages
     from shop_local.testing import ShopStack
 
-    # the functions' layer and runtime folders are installed once (pip), outside the start-up timeout
-    prepare_packages(load())
     with ShopStack(redis_url=redis_url) as running:
         yield running

@@ -142,9 +142,11 @@ def layer_packages(layer_dir: Path, cache: Path = DEFAULT_CACHE) -> Path | None:
     return folder / "python"
 
 
-def prepare_packages(template: Template, cache: Path = DEFAULT_CACHE) -> None:
+def prepare_packages(template: Template, cache: Path | None = None) -> None:
     """Install whatever the template's environments need (run before a test session's stack
-    starts, so that its start-up timeout does not include a first pip install)."""
+    starts, so that its start-up timeout does not include a first pip install). `cache`: by
+    default where the stack would look (`SHOP_LAMBDA_CACHE`, else `.cache/lambda`)."""
+    cache = cache or RuntimeSettings.from_env().cache
     runtime_packages(cache)
     for layer in {path for spec in template.functions().values() for path in template.function_layers(spec)}:
         layer_packages(layer, cache)

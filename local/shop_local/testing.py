@@ -197,6 +197,12 @@ class ShopStack:
         self.stop()
 
     def start(self) -> ShopStack:
+        from shop_local.builder import load
+        from shop_local.lambda_runtime import prepare_packages
+
+        # the environments' layer and runtime folders: installed once (pip) on a fresh clone,
+        # here rather than inside the stack's start-up timeout
+        prepare_packages(load())
         env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env.update(
             {
