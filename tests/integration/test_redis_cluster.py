@@ -184,10 +184,21 @@ def test_the_order_rate_limit_holds_on_the_cluster(on_cluster: RedisCluster, cap
 
 
 def test_the_login_throttle_counts_on_the_cluster(on_cluster: RedisCluster, caplog) -> None:
-    import auth_service
+    import login_throttle
 
-    counts = [auth_service._count_attempt("Jane")[0] for _ in range(3)]
-    assert counts == [1, 2, 3]
-    auth_service._reset_attempts("jane")
-    assert auth_service._count_attempt("jane")[0] == 1
+    per_address = login_throttle.policy().per_address
+    answers = [login_throttle.check("Jane", "203.0.113.7") for _ in range(per_address + 1)]
+    assert answers[:-1] == [None] * per_address
+    assert answers[-1] is not None and answers[-1] > 0  # that address waits
+    assert login_throttle.check("jane", "203.0.113.8") is None  # another address does not
+    login_throttle.failed("jane")
+    login_throttle.succeeded("jane", "203.0.113.7")
+    assert login_throttle.check("jane", "203.0.113.7") is None  # a success starts afresh
+    # both keys of the username live in one slot (its hash tag), on the cluster itself
+    stored = {key for node_keys in [on_cluster.keys("login:{jane}:*")] for key in node_keys}
+    assert {k.decode() if isinstance(k, bytes) else k for k in stored} == {
+        "login:{jane}:addr:203.0.113.7",
+        "login:{jane}:addr:203.0.113.8",
+        "login:{jane}:failures",
+    }
     assert no_redis_warnings(caplog) == []
