@@ -6,17 +6,17 @@ Thin: validation is declared on the parameters (so the OpenAPI document describe
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from shop_shared import products_client
-from shop_shared.api import api_handler, json_response, make_resolver
+from shop_shared.api import api_handler, make_resolver
 from shop_shared.errors import NotFound, Unprocessable
-from shop_shared.models import MAX_PRODUCT_ID, Product
+from shop_shared.models import MAX_PRODUCT_ID, CategoryList, Product, ProductPage
 from shop_shared.observability import observability
 
 logger, metrics, tracer = observability("products")
@@ -33,17 +33,6 @@ CATEGORIES_CACHE = "public, max-age=300"
 NOT_FOUND_CACHE = "public, max-age=60"
 
 
-class ProductList(BaseModel):
-    products: list[Product]
-    page: int
-    limit: int
-    category: str | None
-
-
-class CategoryList(BaseModel):
-    categories: list[str]
-
-
 class Error(BaseModel):
     message: str
     code: str
@@ -53,23 +42,31 @@ def _doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
+# The 200 answers' schemas come from the routes' return types (typed models, as the other services').
+
+
+M = TypeVar("M", bound=BaseModel)
 UNAVAILABLE = _doc("The upstream product API is unavailable and the answer is not cached", Error)
 
 
-def _product_json(product: Product) -> dict[str, Any]:
-    # Optional upstream fields that a product does not have are left out, as upstream does.
-    return product.model_dump(exclude_none=True)
+def _cached(body: M, cache_control: str) -> Response[M]:
+    """A 200 with the typed body (serialized by the resolver, as its OpenAPI document says)."""
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Cache-Control": cache_control},
+    )
 
 
 @app.get(
     "/products/categories",
     summary="List the product categories",
     tags=["products"],
-    responses={200: _doc("The category names", CategoryList), 503: UNAVAILABLE},
+    responses={200: {"description": "The category names"}, 503: UNAVAILABLE},
 )
-def list_categories() -> Response[Any]:
-    categories = products_client.list_categories()
-    return json_response(200, {"categories": categories}, {"Cache-Control": CATEGORIES_CACHE})
+def list_categories() -> Response[CategoryList]:
+    return _cached(CategoryList(categories=products_client.list_categories()), CATEGORIES_CACHE)
 
 
 @app.get(
@@ -77,7 +74,7 @@ def list_categories() -> Response[Any]:
     summary="List products, a page at a time",
     tags=["products"],
     responses={
-        200: _doc("One page of products (empty past the last page)", ProductList),
+        200: {"description": "One page of products (empty past the last page)"},
         422: _doc(f"Invalid limit, page or category, or page * limit over {MAX_LISTING_WINDOW}", Error),
         503: UNAVAILABLE,
     },
@@ -99,7 +96,7 @@ def list_products(
             description="Only this category (one of GET /products/categories)",
         ),
     ] = None,
-) -> Response[Any]:
+) -> Response[ProductPage]:
     if page * limit > MAX_LISTING_WINDOW:
         raise Unprocessable(
             f"page * limit may be at most {MAX_LISTING_WINDOW} (asked for {page} * {limit})",
@@ -113,13 +110,7 @@ def list_products(
             detail = {"loc": ["query", "category"], "msg": message, "type": "enum"}
             raise Unprocessable(f"Invalid request: category: {message}", details=[detail])
     products = products_client.list_products(page=page, limit=limit, category=category)
-    body = {
-        "products": [_product_json(product) for product in products],
-        "page": page,
-        "limit": limit,
-        "category": category,
-    }
-    return json_response(200, body, {"Cache-Control": LIST_CACHE})
+    return _cached(ProductPage(products=products, page=page, limit=limit, category=category), LIST_CACHE)
 
 
 @app.get(
@@ -127,7 +118,7 @@ def list_products(
     summary="Get one product",
     tags=["products"],
     responses={
-        200: _doc("The product", Product),
+        200: {"description": "The product"},
         404: _doc("No product with this id", Error),
         422: _doc("The id is not a positive integer", Error),
         503: UNAVAILABLE,
@@ -135,7 +126,7 @@ def list_products(
 )
 def get_product(
     product_id: Annotated[int, Path(ge=1, le=MAX_PRODUCT_ID, description="The product's id")],
-) -> Response[Any]:
+) -> Response[Product]:
     product = products_client.get_product(product_id)
     if product is None:
         raise NotFound(
@@ -143,7 +134,7 @@ def get_product(
             code="product_not_found",
             headers={"Cache-Control": NOT_FOUND_CACHE},
         )
-    return json_response(200, _product_json(product), {"Cache-Control": PRODUCT_CACHE})
+    return _cached(product, PRODUCT_CACHE)
 
 
 lambda_handler = api_handler(app, logger, metrics, tracer)

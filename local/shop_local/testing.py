@@ -29,7 +29,12 @@ What a `ShopStack` offers:
   `resources()` (table names, queue URLs and ARNs, topic ARN, stream ARN, functions: the JSON of
   `GET /_dev/resources`), `queue_url("OrderEmailDLQ")`, `queue_depth("OrderEmailDLQ")`,
   `settle(queue="OrderEmailQueue", quiet=2, timeout=60)`: until the queue has stayed empty for
-  `quiet` seconds (whatever was on its way has arrived, duplicates included).
+  `quiet` seconds (whatever was on its way has arrived, duplicates included); where the order
+  e-mails are concerned, prefer the condition itself: `since = order_event_counts()` first, then
+  `wait_for_order_events(since, n)`: until the e-mail function has finished with n order events
+  since, every one published since among them, and nothing is left on its queue.
+- Metrics: `metric_total(name)`, the sum of a metric over the functions' EMF lines so far (assert
+  on what a metric counts rather than on a log line's wording).
 - Mail: `emails()` (every e-mail SES accepted, oldest first, each `{to, from, subject, html, text,
   time}`), `wait_for_emails(predicate, timeout=10, count=1)` → the matching e-mails (AssertionError
   with what arrived if fewer than `count` match in time).
@@ -273,6 +278,30 @@ class ShopStack:
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def metric_total(self, name: str, namespace: str = "Shop", **dimensions: str) -> float:
+        """The sum of the metric `name` (with these dimension values, e.g. `Use="order_rate_limit"`)
+        over every EMF line the functions printed so far (their Powertools metrics, as CloudWatch
+        would add them up): count what happened by the metric, not by a log line's wording."""
+        total = 0.0
+        for line in self.log_text().splitlines():
+            if not line.startswith("{") or f'"{name}"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if any(entry.get(key) != value for key, value in dimensions.items()):
+                continue
+            directives = (entry.get("_aws") or {}).get("CloudWatchMetrics") or []
+            if any(
+                directive.get("Namespace") == namespace
+                and any(metric.get("Name") == name for metric in directive.get("Metrics") or [])
+                for directive in directives
+            ):
+                value = entry.get(name, 0)
+                total += sum(value) if isinstance(value, list) else value
+        return total
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
@@ -421,6 +450,28 @@ class ShopStack:
         return int(attributes["ApproximateNumberOfMessages"]) + int(
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
+
+    def order_event_counts(self) -> tuple[float, float]:
+        """(published, finished): order events the publisher has published (`OrderEventPublished`),
+        and those the e-mail function has finished with: sent, recognised as a duplicate, or
+        refused by SES for good (a malformed message or a failed send is not finished)."""
+        finished = ("OrderEmailSent", "OrderEmailDuplicate", "OrderEmailRefused")
+        return self.metric_total("OrderEventPublished"), sum(self.metric_total(name) for name in finished)
+
+    def wait_for_order_events(self, since: tuple[float, float], finished: int, timeout: float = 60.0) -> None:
+        """Until, since the counts `since` (`order_event_counts()`), the e-mail function has finished
+        with `finished` order events at least and with every one published meanwhile, and the
+        e-mail queue holds nothing, visible or in flight: what was on its way has arrived,
+        duplicates included. The condition itself, where `settle` waits for quiet."""
+
+        def done() -> bool:
+            published, handled = self.order_event_counts()
+            new = handled - since[1]
+            return (
+                new >= finished and new >= published - since[0] and self.queue_depth("OrderEmailQueue") == 0
+            )
+
+        self.wait_until(done, timeout=timeout, interval=0.2)
 
     def settle(self, queue: str = "OrderEmailQueue", quiet: float = 2.0, timeout: float = 60.0) -> None:
         """Until `queue` has stayed empty for `quiet` seconds: whatever was on its way has arrived,

@@ -153,46 +153,8 @@ def test_the_admin_from_shop_admin_password_can_log_in(stack: ShopStack) -> None
     assert response.json()["username"] == "admin"
 
 
-# ---------------------------------------------------------------------------------------- events
-
-
-def test_a_message_on_the_email_queue_reaches_the_email_function(stack: ShopStack) -> None:
-    address = f"ada_{uuid.uuid4().hex[:8]}@example.com"
-    stack.client("sqs").send_message(
-        QueueUrl=stack.queue_url("OrderEmailQueue"), MessageBody=_order_event_body(address)
-    )
-    (mail,) = stack.wait_for_emails(lambda m: address in m["to"], timeout=20)
-    assert "ORD-2026-" in mail["subject"]
-    assert mail["html"] and mail["text"]
-    assert mail["from"]
-
-
-def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(stack: ShopStack) -> None:
-    sqs = stack.client("sqs")
-    marker = f"not an order event {uuid.uuid4()}"
-    sqs.send_message(QueueUrl=stack.queue_url("OrderEmailQueue"), MessageBody=marker)
-
-    dlq = stack.queue_url("OrderEmailDLQ")
-
-    def in_dlq() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        return [message for message in messages.get("Messages", []) if message["Body"] == marker]
-
-    # maxReceiveCount is 5 and the stack retries after 1 s: the DLQ gets it within seconds
-    (dead,) = stack.wait_until(in_dlq, timeout=40, interval=0.5)
-    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=dead["ReceiptHandle"])  # the stack is shared
-
-
-def test_an_order_becomes_a_confirmation_email_through_stream_topic_and_queue(
-    stack: ShopStack, user: dict[str, Any]
-) -> None:
-    address = stack.add_address(user)  # DEFAULT_ADDRESS: 1 Main St, Springfield
-    order = stack.place_order(user, [{"product_id": 1, "quantity": 2}], address_id=address["id"])
-    assert order.status_code == 201, order.text
-    number = order.json()["order_number"]
-    (mail,) = stack.wait_for_emails(lambda m: number in m["subject"], timeout=30)
-    assert user["email"] in mail["to"]
-    assert "Confirmation" in mail["subject"]
+# The e-mail chain (queue → EmailFunction → SES, a malformed message → DLQ, an order → stream →
+# topic → queue → e-mail) is tested once, in test_notifications.py and test_orders_http.py.
 
 
 # ---------------------------------------------------------------------------------------- faults

@@ -1,41 +1,70 @@
 """The event source pollers behave like Lambda's SQS and DynamoDB stream mappings.
 
-The embedded moto server runs in-process, provisioned from a small template of our own whose
-consumers are real handlers written for the test: they record what they receive and fail on
-purpose for some records.
+The embedded moto server runs in-process, provisioned from a small template of our own by the one
+stack builder (`shop_local.builder`); its consumers are real handlers written for the test, run in
+execution environments of AWS's runtime interface client (`shop_local.lambda_runtime`) as the local
+stack runs every function: they record what they receive and fail on purpose for some records.
 """
 
 from __future__ import annotations
 
-import sys
+import json
 import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shop_local.builder import BuiltStack, build
 from shop_local.emulator import EmbeddedMoto
 from shop_local.faults import FaultBook
+from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
 from shop_local.pollers import SqsPoller, StreamPoller
-from shop_local.provision import Provisioner
-from shop_local.runtime import Runtime
 from shop_local.stack import aws_client
-from shop_local.template import Template
 
+# The consumers run in execution environments of their own (processes), so what they see and how
+# often they have failed on purpose is kept in files of the test's folder (RECORDS_DIR), one JSON
+# line per entry, appended (an O_APPEND write of one line is atomic between processes).
 CONSUMERS = """
-SQS_SEEN = []      # (body, ApproximateReceiveCount, record)
-STREAM_SEEN = []   # (key, sequence number, record)
-STREAM_FAILS = {}  # key -> how many more times to fail it
-STREAM_RAISES = {} # key -> how many more times to raise on a batch holding it
+import json
+import os
+
+RECORDS = os.environ["RECORDS_DIR"]
+
+
+def _append(name, entry):
+    with open(os.path.join(RECORDS, name), "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\\n")
+
+
+def _lines(name):
+    try:
+        with open(os.path.join(RECORDS, name), encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def _plan(kind, key):
+    # how many more times to `kind` ("fail" or "raise") on `key`: plan.json's number less those done
+    try:
+        with open(os.path.join(RECORDS, "plan.json"), encoding="utf-8") as handle:
+            wanted = json.load(handle).get(kind, {}).get(key, 0)
+    except FileNotFoundError:
+        return 0
+    done = sum(1 for entry in _lines("done.jsonl") if entry == [kind, key])
+    return wanted - done
 
 
 def sqs_handler(event, context):
     failures = []
     for record in event["Records"]:
-        SQS_SEEN.append((record["body"], record["attributes"]["ApproximateReceiveCount"], record))
-        if record["body"].startswith("raise-once") and record["attributes"]["ApproximateReceiveCount"] == "1":
+        count = record["attributes"]["ApproximateReceiveCount"]
+        _append("sqs.jsonl", [record["body"], count, record])
+        if record["body"].startswith("raise-once") and count == "1":
             raise RuntimeError("the whole batch fails")
         if record["body"].startswith("fail"):
             failures.append({"itemIdentifier": record["messageId"]})
@@ -46,24 +75,28 @@ def stream_handler(event, context):
     failures = []
     for record in event["Records"]:
         key = record["dynamodb"]["Keys"]["pk"]["S"]
-        if STREAM_RAISES.get(key, 0) > 0:
-            STREAM_RAISES[key] -= 1
+        if _plan("raise", key) > 0:
+            _append("done.jsonl", ["raise", key])
             raise RuntimeError("SNS is down")
     for record in event["Records"]:
         key = record["dynamodb"]["Keys"]["pk"]["S"]
         sequence = record["dynamodb"]["SequenceNumber"]
         if failures:
             continue  # after a failure Lambda retries from it, so later records come back anyway
-        if STREAM_FAILS.get(key, 0) > 0:
-            STREAM_FAILS[key] -= 1
+        if _plan("fail", key) > 0:
+            _append("done.jsonl", ["fail", key])
             failures.append({"itemIdentifier": sequence})
             continue
-        STREAM_SEEN.append((key, sequence, record))
+        _append("stream.jsonl", [key, sequence, record])
     return {"batchItemFailures": failures}
 """
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  TracingEnabled:  # every local stack sets it (shop_local.builder.LOCAL_PARAMETERS)
+    Type: String
+    Default: "false"
 Globals:
   Function:
     Timeout: 10
@@ -119,24 +152,38 @@ Resources:
 
 
 class Harness:
-    def __init__(self, template: Template, runtime: Runtime, endpoint: str) -> None:
-        self.template = template
+    def __init__(self, built: BuiltStack, endpoint: str, runtime: LambdaRuntime, records: Path) -> None:
+        self.template = built.template
         self.runtime = runtime
+        self.records = records
         self.sqs = aws_client("sqs", endpoint)
         self.ddb = aws_client("dynamodb", endpoint)
         self.streams = aws_client("dynamodbstreams", endpoint)
 
-    @property
-    def consumers(self) -> Any:
-        import lsp_consumers
+    def seen(self, name: str) -> list[list[Any]]:
+        """What the consumers recorded in `name` (sqs.jsonl, stream.jsonl), in order."""
+        path = self.records / name
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
-        return lsp_consumers
+    def plan(self, **kinds: dict[str, int]) -> None:
+        """How often the stream consumer fails on purpose, per key: plan(fail={key: 2}, raise_={...})."""
+        path = self.records / "plan.json"
+        plan = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        for kind, keys in kinds.items():
+            plan.setdefault(kind.rstrip("_"), {}).update(keys)
+        path.write_text(json.dumps(plan), encoding="utf-8")
+
+    def done(self, kind: str, key: str) -> int:
+        """How many times the consumer failed on `key` on purpose (`kind`: "fail" or "raise")."""
+        return sum(1 for entry in self.seen("done.jsonl") if entry == [kind, key])
 
     def queue_url(self, name: str) -> str:
         return self.template.physical(name)["QueueUrl"]
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+def wait_until(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -151,9 +198,11 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     folder = tmp_path_factory.mktemp("poller_functions")
     (folder / "lsp_consumers.py").write_text(textwrap.dedent(CONSUMERS))
     (folder / "template.yaml").write_text(TEMPLATE)
-    sys.path.insert(0, str(folder))
+    records = folder / "records"
+    records.mkdir()
     moto = EmbeddedMoto(FaultBook()).start()
     pollers: list[Any] = []
+    runtime: LambdaRuntime | None = None
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -161,16 +210,23 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         patch.setenv("SHOP_LOCAL_RETRY_DELAY", "0")
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
         try:
-            template = Template(folder / "template.yaml", stack_name=f"pollers-{uuid.uuid4().hex[:6]}")
-            Provisioner(template, endpoint_url=moto.url).provision()
-            runtime = Runtime(template)
-            harness = Harness(template, runtime, moto.url)
-            for source in template.event_sources():
+            # The one stack builder and the functions in execution environments of their own,
+            # as the local stack runs them (shop_local.stack).
+            built = build(endpoint_url=moto.url, path=folder / "template.yaml")
+            prepare_packages(built.template)
+            runtime = built.lambda_runtime(
+                RuntimeSettings.from_env(function_log=folder / "functions.log"),
+                extra_variables={"RECORDS_DIR": str(records)},
+            )
+            harness = Harness(built, moto.url, runtime, records)
+            for source in built.template.event_sources():
                 function = runtime[source.function_id]
                 if source.kind == "SQS":
-                    pollers.append(SqsPoller(source, function, template, harness.sqs))
+                    pollers.append(SqsPoller(source, function, built.template, harness.sqs))
                 else:
-                    pollers.append(StreamPoller(source, function, template, harness.streams, harness.sqs))
+                    pollers.append(
+                        StreamPoller(source, function, built.template, harness.streams, harness.sqs)
+                    )
             for poller in pollers:
                 poller.start()
             yield harness
@@ -179,13 +235,14 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
                 poller.stop()
             for poller in pollers:
                 poller.join(timeout=10)
+            if runtime is not None:
+                runtime.stop()
             moto.stop()
-            sys.path.remove(str(folder))
-            sys.modules.pop("lsp_consumers", None)
 
 
-def sqs_deliveries(harness: Harness, body: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [seen for seen in harness.consumers.SQS_SEEN if seen[0] == body]
+def sqs_deliveries(harness: Harness, body: str) -> list[list[Any]]:
+    """(body, ApproximateReceiveCount, record) of each delivery of `body`."""
+    return [seen for seen in harness.seen("sqs.jsonl") if seen[0] == body]
 
 
 def in_flight(harness: Harness, queue: str) -> tuple[int, int]:
@@ -242,7 +299,7 @@ def test_a_raising_function_fails_the_whole_batch_which_comes_back(harness: Harn
 
 
 def stream_keys(harness: Harness, prefix: str) -> list[str]:
-    return [key for key, _, _ in harness.consumers.STREAM_SEEN if key.startswith(prefix)]
+    return [key for key, _, _ in harness.seen("stream.jsonl") if key.startswith(prefix)]
 
 
 def test_stream_records_arrive_in_order_with_their_images(harness: Harness) -> None:
@@ -252,7 +309,7 @@ def test_stream_records_arrive_in_order_with_their_images(harness: Harness) -> N
     harness.ddb.put_item(TableName=table, Item={"pk": {"S": f"{prefix}-1"}, "n": {"N": "2"}})
     wait_until(lambda: len(stream_keys(harness, prefix)) == 2)
     (_, _, insert), (_, _, modify) = [
-        seen for seen in harness.consumers.STREAM_SEEN if seen[0].startswith(prefix)
+        seen for seen in harness.seen("stream.jsonl") if seen[0].startswith(prefix)
     ]
     assert insert["eventName"] == "INSERT" and modify["eventName"] == "MODIFY"
     assert insert["eventSource"] == "aws:dynamodb"
@@ -267,12 +324,12 @@ def test_stream_records_arrive_in_order_with_their_images(harness: Harness) -> N
 def test_a_failing_stream_record_is_retried_and_never_skipped(harness: Harness) -> None:
     prefix = f"b-{uuid.uuid4().hex[:6]}"
     keys = [f"{prefix}-{i}" for i in range(4)]
-    harness.consumers.STREAM_FAILS[keys[1]] = 2  # reported as failed twice
-    harness.consumers.STREAM_RAISES[keys[2]] = 2  # the function raises twice on its batch
+    # keys[1] is reported as failed twice; the function raises twice on a batch holding keys[2]
+    harness.plan(fail={keys[1]: 2}, raise_={keys[2]: 2})
     table = harness.template.physical("Things")["Ref"]
     for key in keys:
         harness.ddb.put_item(TableName=table, Item={"pk": {"S": key}})
     wait_until(lambda: len(stream_keys(harness, prefix)) >= 4)
     assert stream_keys(harness, prefix) == keys  # each once, in order, none skipped
-    assert harness.consumers.STREAM_FAILS[keys[1]] == 0
-    assert harness.consumers.STREAM_RAISES[keys[2]] == 0
+    assert harness.done("fail", keys[1]) == 2
+    assert harness.done("raise", keys[2]) == 2

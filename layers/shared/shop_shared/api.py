@@ -4,7 +4,6 @@ body-size limit, and the caller identity the Lambda authorizer put in the reques
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,15 @@ JSON_MEDIA_TYPE = "application/json"
 # strings of more than 4300 digits with a ValueError (a 500), and converting long ones is slow.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INT64_DIGITS = len(str(INT64_MAX))
+
+# CORS, in one place: the resolver adds these to the functions' answers, and template.yaml's
+# `ShopApi.Cors` (the preflight API Gateway answers) and its gateway responses must say the same
+# (tests/template/test_template_matches_code.py checks them against these).
+CORS_ALLOW_ORIGIN = "*"
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_ALLOW_METHODS = ("GET", "POST", "PUT", "OPTIONS")
+CORS_EXPOSE_HEADERS = ("Retry-After",)
+CORS_MAX_AGE = 600
 
 
 def _int64(text: str) -> int:
@@ -90,10 +98,10 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
 def make_resolver(logger: Logger) -> APIGatewayRestResolver:
     """A REST resolver with pydantic validation, CORS and JSON errors in the contract's format."""
     cors = CORSConfig(
-        allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        expose_headers=["Retry-After"],
-        max_age=600,
+        allow_origin=CORS_ALLOW_ORIGIN,
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=CORS_MAX_AGE,
     )
     app = APIGatewayRestResolver(
         enable_validation=True, cors=cors, serializer=jsonutil.dumps, json_body_deserializer=loads_body

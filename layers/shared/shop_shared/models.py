@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -145,6 +145,19 @@ class Address(BaseModel):
     is_default: bool
 
 
+# Money: exact inside (Decimal, two places), a JSON number outside.
+Money = Annotated[Decimal, AfterValidator(money), PlainSerializer(float, return_type=float, when_used="json")]
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+def _upstream_optional() -> Any:
+    """An optional upstream field: a product that does not have it leaves it out, as upstream does."""
+    return Field(default=None, exclude_if=_absent)
+
+
 # --- products (fields of fakestoreapi.in) ------------------------------------------------------
 
 
@@ -153,16 +166,31 @@ class Product(BaseModel):
 
     id: int
     title: str
-    price: Annotated[Decimal, AfterValidator(money)]
+    price: Money
     description: str = ""
     image: str = ""
     brand: str = ""
     model: str = ""
     category: str = ""
-    color: str | None = None
-    discount: int | None = None
-    onSale: bool | None = None
-    popular: bool | None = None
+    color: str | None = _upstream_optional()
+    discount: int | None = _upstream_optional()
+    onSale: bool | None = _upstream_optional()
+    popular: bool | None = _upstream_optional()
+
+
+class ProductPage(BaseModel):
+    """One page of the catalog (GET /products); empty past the last page."""
+
+    products: list[Product]
+    page: int
+    limit: int
+    category: str | None
+
+
+class CategoryList(BaseModel):
+    """The catalog's categories (GET /products/categories)."""
+
+    categories: list[str]
 
 
 # --- orders ------------------------------------------------------------------------------------
@@ -191,9 +219,6 @@ class CreateOrderRequest(BaseModel):
 
 # Two places on the way in too: DynamoDB drops trailing zeros (10.00 comes back as 10). In JSON a
 # JSON number, as `jsonutil.dumps` writes it (a two-place Decimal's float prints its exact digits).
-Money = Annotated[Decimal, AfterValidator(money), PlainSerializer(float, return_type=float, when_used="json")]
-
-
 class OrderItem(BaseModel):
     product_id: int
     product_name: str
