@@ -15,9 +15,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
@@ -31,14 +29,11 @@ from shop_shared import aws, keys
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
 from shop_shared.errors import ApiError, BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
-from shop_shared.jsonutil import money
 from shop_shared.models import (
-    MAX_QUANTITY,
     CreateOrderRequest,
     Customer,
     HistoryEntry,
     Order,
-    OrderItem,
     ShippingAddress,
     StatusUpdateRequest,
 )
@@ -46,7 +41,6 @@ from shop_shared.models import (
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from shop_shared.models import Product
 
 logger = Logger(service="orders", child=True)
 
@@ -91,50 +85,6 @@ def _old_item(exc: ClientError) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------- create
-
-
-def merge_lines(request: CreateOrderRequest) -> list[tuple[int, int]]:
-    """(product_id, quantity) in the order first listed; a product listed twice is merged into one
-    line whose quantity is the sum, still at most MAX_QUANTITY."""
-    merged: dict[int, int] = {}
-    for item in request.items:
-        merged[item.product_id] = merged.get(item.product_id, 0) + item.quantity
-    too_many = [product_id for product_id, quantity in merged.items() if quantity > MAX_QUANTITY]
-    if too_many:
-        raise Unprocessable(
-            f"At most {MAX_QUANTITY} of one product per order (product {too_many[0]} is listed "
-            f"{merged[too_many[0]]} times in all)",
-            code="quantity_too_large",
-            details={"product_ids": too_many},
-        )
-    return list(merged.items())
-
-
-def price_lines(lines: Iterable[tuple[int, int]], products: dict[int, Product]) -> list[OrderItem]:
-    """Order lines with the catalog's name and price (never the client's), or 422 naming the unknown ids."""
-    lines = list(lines)
-    unknown = [product_id for product_id, _ in lines if product_id not in products]
-    if unknown:
-        names = ", ".join(str(product_id) for product_id in unknown)
-        raise Unprocessable(
-            f"Unknown product{'s' if len(unknown) > 1 else ''}: {names}",
-            code="unknown_product",
-            details={"product_ids": unknown},
-        )
-    items = []
-    for product_id, quantity in lines:
-        product = products[product_id]
-        price = money(product.price)
-        items.append(
-            OrderItem(
-                product_id=product_id,
-                product_name=product.title,
-                product_price=price,
-                quantity=quantity,
-                subtotal=money(price * quantity),
-            )
-        )
-    return items
 
 
 def load_customer_and_address(user_id: str, address_id: str) -> tuple[Customer, ShippingAddress]:
@@ -201,8 +151,8 @@ def order_item(order: Order, customer: Customer) -> dict[str, Any]:
 def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
     from shop_shared.products_client import get_products
 
-    lines = merge_lines(request)
-    items = price_lines(lines, get_products(product_id for product_id, _ in lines))
+    lines = orders_rules.merge_lines((item.product_id, item.quantity) for item in request.items)
+    items = orders_rules.price_lines(lines, get_products(product_id for product_id, _ in lines))
     customer, shipping = load_customer_and_address(user_id, request.shipping_address_id)
     stamp = timestamp(now)
     order = Order(
@@ -210,7 +160,7 @@ def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
         order_number=next_order_number(now.year),
         user_id=user_id,
         status="pending",
-        total_amount=money(sum((item.subtotal for item in items), Decimal(0))),
+        total_amount=orders_rules.order_total(items),
         payment_method=request.payment_method,
         shipping_address=shipping,
         items=items,
