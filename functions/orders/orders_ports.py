@@ -1,10 +1,11 @@
 """What the orders domain needs from the outside world, as small interfaces (ports).
 
 `orders_service` holds the use cases and talks only to these. The real implementations (adapters)
-are `orders_dynamodb` (orders table, users table, order numbers), `shop_shared.products_client`
-(catalog) and `orders_rate_limit.RedisSlidingWindow`; the in-memory fakes the unit tests use are in
-`tests/fakes/`, and `tests/component/test_*_contract.py` runs one test module against a fake and
-its real adapter alike, so that the two cannot drift.
+are `orders_dynamodb` (the orders table and its indexes, the users table), `orders_rate_limit.
+RedisSlidingWindow` (Redis), the products client (catalog) and `orders_service.next_order_number`
+(the year's counter). The in-memory fakes the unit tests use are in `tests/shop_fakes/`, and
+`tests/component/test_*_contract.py` runs one test module against a fake and its real adapter
+alike, so that the two cannot drift.
 
 Items are the table's items as plain Python values (keys included), as the resource layer returns
 them: the service validates them into `Order`.
