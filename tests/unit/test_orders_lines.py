@@ -54,13 +54,31 @@ def test_unknown_products_are_refused_all_named() -> None:
 
 
 @given(lines_strategy)
-def test_merging_keeps_every_product_and_the_total_quantity(lines: list[tuple[int, int]]) -> None:
+def test_merging_keeps_every_product_and_the_total_quantity_or_names_the_excess(
+    lines: list[tuple[int, int]],
+) -> None:
+    totals: dict[int, int] = {}
+    for product_id, quantity in lines:
+        totals[product_id] = totals.get(product_id, 0) + quantity
+    excess = [product_id for product_id, total in totals.items() if total > MAX_QUANTITY]
+    if excess:
+        with pytest.raises(Unprocessable) as refused:
+            orders_rules.merge_lines(lines)
+        assert refused.value.details == {"product_ids": excess}
+        return
     merged = orders_rules.merge_lines(lines)
     assert sum(quantity for _, quantity in merged) == sum(quantity for _, quantity in lines)
-    assert [product_id for product_id, _ in merged] == list(dict.fromkeys(p for p, _ in lines))
+    assert merged == list(totals.items())  # one line per product, in the order first listed
 
 
-@given(lines_strategy, st.lists(prices, min_size=6, max_size=6))
+small_orders = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=6), st.integers(min_value=1, max_value=MAX_QUANTITY // 4)),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(small_orders, st.lists(prices, min_size=6, max_size=6))
 def test_the_total_is_the_exact_sum_of_price_times_quantity_to_two_places(
     lines: list[tuple[int, int]], price_list: list[Decimal]
 ) -> None:
