@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 import auth_accounts
 import auth_service
 import auth_sessions
+from auth_address_rules import Deleted, Updated, next_default
 from auth_service import USER_FIELDS, to_address, to_user
 from shop_shared import aws, keys
 from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
@@ -175,8 +176,10 @@ def update_address(caller: Caller, user_id: str, address_id: str, request: Addre
         profile = auth_service._get_profile(user_id, ("default_address_id",), consistent=True) or {}
         old_default = profile.get("default_address_id")
         values: dict[str, Any] = {f":{field}": value for field, value in fields.items()}
-        becomes_default = request.is_default and old_default != address_id
-        values[":default"] = bool(becomes_default or old_default == address_id)
+        change = Updated(address_id, bool(request.is_default))
+        is_default = next_default(old_default, [], change) == address_id
+        becomes_default = is_default and old_default != address_id
+        values[":default"] = is_default
         items: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -258,9 +261,7 @@ def delete_address(caller: Caller, user_id: str, address_id: str) -> None:
         }
         items: list[dict[str, Any]] = [delete]
         if profile.get("default_address_id") == address_id:
-            newest = (
-                str(max(remaining, key=lambda a: str(a.get("created_at", "")))["id"]) if remaining else None
-            )
+            newest = next_default(address_id, remaining, Deleted(address_id))
             items += _move_default(user_id, address_id, newest)
             if newest:
                 items.append(

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 import auth_accounts
 import auth_sessions
 import login_throttle
+from auth_address_rules import Added, next_default
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
 from shop_shared.errors import (
@@ -374,12 +375,13 @@ def add_address(caller: Caller, user_id: str, request: AddressRequest) -> Addres
             raise NotFound("User not found", code="user_not_found")
         old_default = profile.get("default_address_id")
         address_id = str(uuid.uuid4())
+        new_default = next_default(old_default, [], Added(address_id, bool(request.is_default)))
         item = {
             **keys.address_key(user_id, address_id),
             "id": address_id,
             "user_id": user_id,
             **request.model_dump(exclude={"is_default"}),
-            "is_default": bool(request.is_default or not old_default),
+            "is_default": new_default == address_id,
             "created_at": _now(),
         }
         put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)", **ALL_OLD}

@@ -24,7 +24,7 @@ from email import message_from_bytes
 from email.headerregistry import Address
 from email.policy import SMTP
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -124,21 +124,40 @@ def build_raw(event: OrderEvent, to: Address, sender: str) -> bytes:
     return raw
 
 
+class Mailer(Protocol):
+    """The port the e-mails leave through (SES in Lambda; a recording fake in the unit tests)."""
+
+    def send_raw(self, sender: str, to: str, raw: bytes) -> str:
+        """Send the raw message to `to` alone; returns the message id. Raises SesRefused for a
+        refusal that sending again cannot change, anything else for a failure worth retrying."""
+
+
+class SesMailer:
+    """`Mailer` on SES `SendRawEmail` (the client is cached per container by `shop_shared.aws`)."""
+
+    def send_raw(self, sender: str, to: str, raw: bytes) -> str:
+        try:
+            response = aws.client("ses").send_raw_email(
+                Source=sender, Destinations=[to], RawMessage={"Data": raw}
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "unknown"))
+            if code in PERMANENT_SES_ERRORS:
+                raise SesRefused(code) from None
+            raise
+        return str(response["MessageId"])
+
+
+# Holds no client (the SES client is created on the first send, then cached): cold start unchanged.
+# The unit tests set a fake here.
+mailer: Mailer = SesMailer()
+
+
 def send_email(event: OrderEvent, to: Address) -> str:
-    """Render and send one e-mail through SES; returns SES's message id. Raises SesRefused for a
-    permanent refusal, ClientError for the rest."""
+    """Render and send one e-mail; returns the message id. Raises SesRefused for a permanent
+    refusal, ClientError (or another error) for the rest."""
     sender = get_settings().sender_email
-    raw = build_raw(event, to, sender)
-    try:
-        response = aws.client("ses").send_raw_email(
-            Source=sender, Destinations=[to.addr_spec], RawMessage={"Data": raw}
-        )
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
-        if code in PERMANENT_SES_ERRORS:
-            raise SesRefused(code) from None
-        raise
-    return str(response["MessageId"])
+    return mailer.send_raw(sender, to.addr_spec, build_raw(event, to, sender))
 
 
 def _send_once(*, data: dict[str, str], event: OrderEvent, to: Address) -> dict[str, str]:

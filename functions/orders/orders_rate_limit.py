@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -31,6 +32,9 @@ from shop_shared.config import RateLimit, get_settings
 from shop_shared.errors import TooManyRequests
 from shop_shared.observability import redis_unavailable
 from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
+
+if TYPE_CHECKING:
+    from orders_ports import RateLimiter
 
 logger = Logger(service="orders", child=True)
 
@@ -69,61 +73,99 @@ def refused_limit() -> RateLimit:
     return RateLimit.parse(os.environ.get("ORDER_REFUSED_LIMIT", DEFAULT_REFUSED_LIMIT))
 
 
+class RedisSlidingWindow:
+    """The `RateLimiter` port on Redis: one sorted set per key (member: slot, score: ms), checked
+    and taken in one Lua script (one round trip, atomic). Raises REDIS_ERRORS (RedisDisabled for
+    REDIS_URL=none): failing open is the caller's decision."""
+
+    def reserve(self, key: str, *, slot: str, limit: int, window_ms: int, now_ms: int) -> int:
+        allowed, wait_ms = get_redis().register_script(RESERVE_SCRIPT)(
+            keys=[key], args=[now_ms, window_ms, limit, slot]
+        )
+        return 0 if int(allowed) else max(1, int(wait_ms))
+
+    def release(self, key: str, slot: str) -> None:
+        get_redis().zrem(key, slot)
+
+
 @dataclass
 class Reservation:
     """A slot in the user's window; `release()` gives it back (an order that was not created)."""
 
     key: str | None
     member: str | None
+    limiter: RateLimiter | None = None
 
     def release(self) -> None:
-        if self.key is None or self.member is None:
+        if self.key is None or self.member is None or self.limiter is None:
             return
         try:
-            get_redis().zrem(self.key, self.member)
+            self.limiter.release(self.key, self.member)
         except REDIS_ERRORS:
             # The slot then expires with the window: the user waits a little longer, nothing breaks.
             logger.warning("could not release an order rate-limit reservation", exc_info=True)
         self.key = self.member = None
 
 
-def reserve(user_id: str, limit: RateLimit | None = None, *, now_ms: int | None = None) -> Reservation:
+def reserve(
+    user_id: str,
+    limit: RateLimit | None = None,
+    *,
+    now_ms: int | None = None,
+    limiter: RateLimiter | None = None,
+) -> Reservation:
     """Take one of the user's created-order slots, or raise TooManyRequests (429 with Retry-After)."""
     limit = limit or get_settings().order_rate_limit
-    return _reserve(rate_limit_key(user_id), limit, now_ms, "order_rate_limited", "orders")
+    return _reserve(
+        limiter or RedisSlidingWindow(),
+        rate_limit_key(user_id),
+        limit,
+        now_ms,
+        code="order_rate_limited",
+        what="orders",
+    )
 
 
 def reserve_attempt(
-    user_id: str, limit: RateLimit | None = None, *, now_ms: int | None = None
+    user_id: str,
+    limit: RateLimit | None = None,
+    *,
+    now_ms: int | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Reservation:
     """Take one of the user's order-attempt slots (kept only if the order is refused), or raise
     TooManyRequests (429 with Retry-After)."""
     limit = limit or refused_limit()
     return _reserve(
-        refused_limit_key(user_id), limit, now_ms, "order_attempts_rate_limited", "refused orders"
+        limiter or RedisSlidingWindow(),
+        refused_limit_key(user_id),
+        limit,
+        now_ms,
+        code="order_attempts_rate_limited",
+        what="refused orders",
     )
 
 
-def _reserve(key: str, limit: RateLimit, now_ms: int | None, code: str, what: str) -> Reservation:
+def _reserve(
+    limiter: RateLimiter, key: str, limit: RateLimit, now_ms: int | None, *, code: str, what: str
+) -> Reservation:
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     member = uuid.uuid4().hex
-    window_ms = limit.window_seconds * 1000
     try:
-        client = get_redis()
-        allowed, wait_ms = client.register_script(RESERVE_SCRIPT)(
-            keys=[key], args=[now_ms, window_ms, limit.limit, member]
+        wait_ms = limiter.reserve(
+            key, slot=member, limit=limit.limit, window_ms=limit.window_seconds * 1000, now_ms=now_ms
         )
     except REDIS_ERRORS as exc:
         if not isinstance(exc, RedisDisabled):
             logger.warning("order rate limit unavailable (Redis error): failing open", exc_info=True)
             redis_unavailable("order_rate_limit")
         return Reservation(None, None)
-    if not int(allowed):
-        retry_after = max(1, math.ceil(int(wait_ms) / 1000))
+    if wait_ms:
+        retry_after = max(1, math.ceil(wait_ms / 1000))
         raise TooManyRequests(
             f"Too many {what}: at most {limit.limit} every {limit.window_seconds} seconds. "
             f"Try again in {retry_after} seconds.",
             retry_after=retry_after,
             code=code,
         )
-    return Reservation(key, member)
+    return Reservation(key, member, limiter)

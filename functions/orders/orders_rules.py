@@ -1,7 +1,7 @@
-"""The orders rules that need no AWS and no Redis: the status life cycle and who may move it, the
-history entry a change writes, the staff queue's index keys and cursor, and how to recognise, after
-a conditional write failed, that what is stored is exactly what this request wrote (a retry whose
-first attempt was stored but whose answer was lost).
+"""The orders rules that need no AWS and no Redis: the order's lines and prices, the status life
+cycle and who may move it, the history entry a change writes, the staff queue's index keys and
+cursor, and how to recognise, after a conditional write failed, that what is stored is exactly what
+this request wrote (a retry whose first attempt was stored but whose answer was lost).
 
 Staff queue index (`ByStatus`, see docs/architecture.md): partition `status_shard` =
 `{status}#{shard}`, sort `order_seq` = `{year}-{sequence:010d}` from the order number. The shard is
@@ -15,11 +15,16 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from shop_shared.errors import BadRequest, Conflict, Forbidden
-from shop_shared.models import OrderStatus
+from shop_shared.errors import BadRequest, Conflict, Forbidden, Unprocessable
+from shop_shared.jsonutil import money
+from shop_shared.models import MAX_QUANTITY, OrderItem, OrderStatus
+
+if TYPE_CHECKING:
+    from shop_shared.models import Product
 
 STATUSES: tuple[str, ...] = get_args(OrderStatus)
 Actor = Literal["customer", "admin"]
@@ -37,6 +42,58 @@ OWNER_MAY_REQUEST = frozenset({"cancelled"})
 QUEUE_SHARDS = 4
 ORDER_NUMBER_RE = re.compile(r"^ORD-(\d{4})-(\d{6,10})$")
 _ORDER_SEQ_RE = re.compile(r"^\d{4}-\d{10}$")
+
+
+# ------------------------------------------------------------------------------- lines and prices
+
+
+def merge_lines(lines: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(product_id, quantity) in the order first listed; a product listed twice is merged into one
+    line whose quantity is the sum, still at most MAX_QUANTITY (else 422 naming the products)."""
+    merged: dict[int, int] = {}
+    for product_id, quantity in lines:
+        merged[product_id] = merged.get(product_id, 0) + quantity
+    too_many = [product_id for product_id, quantity in merged.items() if quantity > MAX_QUANTITY]
+    if too_many:
+        raise Unprocessable(
+            f"At most {MAX_QUANTITY} of one product per order (product {too_many[0]} is listed "
+            f"{merged[too_many[0]]} times in all)",
+            code="quantity_too_large",
+            details={"product_ids": too_many},
+        )
+    return list(merged.items())
+
+
+def price_lines(lines: Iterable[tuple[int, int]], products: Mapping[int, Product]) -> list[OrderItem]:
+    """Order lines with the catalog's name and price (never the client's), or 422 naming the unknown ids."""
+    lines = list(lines)
+    unknown = [product_id for product_id, _ in lines if product_id not in products]
+    if unknown:
+        names = ", ".join(str(product_id) for product_id in unknown)
+        raise Unprocessable(
+            f"Unknown product{'s' if len(unknown) > 1 else ''}: {names}",
+            code="unknown_product",
+            details={"product_ids": unknown},
+        )
+    items = []
+    for product_id, quantity in lines:
+        product = products[product_id]
+        price = money(product.price)
+        items.append(
+            OrderItem(
+                product_id=product_id,
+                product_name=product.title,
+                product_price=price,
+                quantity=quantity,
+                subtotal=money(price * quantity),
+            )
+        )
+    return items
+
+
+def order_total(items: Iterable[OrderItem]) -> Decimal:
+    """The sum of the lines' subtotals, exact to the cent (each subtotal already is)."""
+    return money(sum((item.subtotal for item in items), Decimal(0)))
 
 
 # ------------------------------------------------------------------------------- life cycle

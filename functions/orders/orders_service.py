@@ -4,6 +4,9 @@ The HTTP handler (`orders_api`) parses and authorises; everything here takes pla
 verified `Caller`, so it can be tested without API Gateway. Events are not published here: they
 leave through the table's stream (`orders_publisher`), so a saved order always gets its event.
 
+What it talks to (tables, catalog, Redis) it reaches through the ports of `orders_ports`, built
+once per container by `adapters()`: DynamoDB and Redis in Lambda, in-memory fakes in unit tests.
+
 Creating an order costs three DynamoDB calls (one BatchGetItem for the profile and the address,
 one UpdateItem ADD for the order number, one conditional PutItem for the whole order), one Redis
 script for the rate limit and one products lookup (one Redis round trip, upstream only for misses).
@@ -17,35 +20,28 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.conditions import ConditionBase, Key
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
 
 import orders_rate_limit
 import orders_rules
 from shop_shared import aws, keys
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
-from shop_shared.errors import ApiError, BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
-from shop_shared.jsonutil import money
+from shop_shared.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable
 from shop_shared.models import (
-    MAX_QUANTITY,
     CreateOrderRequest,
     Customer,
     HistoryEntry,
     Order,
-    OrderItem,
-    ShippingAddress,
     StatusUpdateRequest,
 )
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from orders_ports import OrdersAdapters
     from shop_shared.models import Product
 
 logger = Logger(service="orders", child=True)
@@ -56,8 +52,37 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 TRANSITIONS = orders_rules.TRANSITIONS
 CURSOR_FIELDS = frozenset({"pk", "sk", "user_id", "created_at"})
-_PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active")
-_ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country")
+
+_adapters: OrdersAdapters | None = None
+
+
+def adapters() -> OrdersAdapters:
+    """The real adapters, built on first use and kept for the container's life (they hold no
+    connection: the clients are cached in `shop_shared`). Unit tests set `_adapters` to fakes."""
+    global _adapters  # noqa: PLW0603
+    if _adapters is None:
+        from orders_dynamodb import DynamoCustomers, DynamoOrders
+        from orders_ports import OrdersAdapters
+        from orders_rate_limit import RedisSlidingWindow
+
+        _adapters = OrdersAdapters(
+            orders=DynamoOrders(),
+            customers=DynamoCustomers(),
+            catalog=_ProductApiCatalog(),
+            rate_limiter=RedisSlidingWindow(),
+            order_numbers=next_order_number,
+        )
+    return _adapters
+
+
+class _ProductApiCatalog:
+    """`Catalog` on `shop_shared.products_client`, imported on the first order created: the reads
+    never load it (cold start)."""
+
+    def get_products(self, ids: Iterable[int]) -> dict[int, Product]:
+        from shop_shared.products_client import get_products
+
+        return get_products(ids)
 
 
 def timestamp(now: datetime) -> str:
@@ -73,107 +98,7 @@ def _orders_table() -> Any:
     return aws.table(get_settings().orders_table)
 
 
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-_deserializer = TypeDeserializer()
-
-
-def _old_item(exc: ClientError) -> dict[str, Any] | None:
-    """The item a failed conditional write found (`ReturnValuesOnConditionCheckFailure=ALL_OLD`),
-    in plain Python values; None if there was none. The error response is not run through the
-    resource layer's conversion, so its values are still DynamoDB-typed."""
-    item = cast("dict[str, Any] | None", exc.response.get("Item"))
-    if not item:
-        return None
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
 # ---------------------------------------------------------------------------------------- create
-
-
-def merge_lines(request: CreateOrderRequest) -> list[tuple[int, int]]:
-    """(product_id, quantity) in the order first listed; a product listed twice is merged into one
-    line whose quantity is the sum, still at most MAX_QUANTITY."""
-    merged: dict[int, int] = {}
-    for item in request.items:
-        merged[item.product_id] = merged.get(item.product_id, 0) + item.quantity
-    too_many = [product_id for product_id, quantity in merged.items() if quantity > MAX_QUANTITY]
-    if too_many:
-        raise Unprocessable(
-            f"At most {MAX_QUANTITY} of one product per order (product {too_many[0]} is listed "
-            f"{merged[too_many[0]]} times in all)",
-            code="quantity_too_large",
-            details={"product_ids": too_many},
-        )
-    return list(merged.items())
-
-
-def price_lines(lines: Iterable[tuple[int, int]], products: dict[int, Product]) -> list[OrderItem]:
-    """Order lines with the catalog's name and price (never the client's), or 422 naming the unknown ids."""
-    lines = list(lines)
-    unknown = [product_id for product_id, _ in lines if product_id not in products]
-    if unknown:
-        names = ", ".join(str(product_id) for product_id in unknown)
-        raise Unprocessable(
-            f"Unknown product{'s' if len(unknown) > 1 else ''}: {names}",
-            code="unknown_product",
-            details={"product_ids": unknown},
-        )
-    items = []
-    for product_id, quantity in lines:
-        product = products[product_id]
-        price = money(product.price)
-        items.append(
-            OrderItem(
-                product_id=product_id,
-                product_name=product.title,
-                product_price=price,
-                quantity=quantity,
-                subtotal=money(price * quantity),
-            )
-        )
-    return items
-
-
-def load_customer_and_address(user_id: str, address_id: str) -> tuple[Customer, ShippingAddress]:
-    """The caller's profile and one of the caller's addresses in one BatchGetItem. The address key is
-    built from the caller's own partition, so another user's address id simply is not found."""
-    table_name = get_settings().users_table
-    profile_key, address_key = keys.user_key(user_id), keys.address_key(user_id, address_id)
-    request: dict[str, Any] = {
-        table_name: {
-            "Keys": [profile_key, address_key],
-            "ConsistentRead": True,
-            # Never read the password hash into this function.
-            **aws.projection(("pk", "sk", *_PROFILE_FIELDS, *_ADDRESS_FIELDS)),
-        }
-    }
-    found: dict[str, dict[str, Any]] = {}
-    for _attempt in range(4):
-        response = aws.dynamodb().batch_get_item(RequestItems=request)
-        for item in response.get("Responses", {}).get(table_name, []):
-            found[str(item["sk"])] = item
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            break
-    profile, address = found.get(profile_key["sk"]), found.get(address_key["sk"])
-    if profile is None or not profile.get("is_active", True):
-        raise Unauthorized("Unknown or deactivated user", code="unknown_user")
-    if address is None:
-        raise Unprocessable("Shipping address not found among your addresses", code="address_not_found")
-    customer = Customer(
-        user_id=user_id,
-        email=str(profile.get("email", "")),
-        first_name=str(profile.get("first_name", "")),
-        last_name=str(profile.get("last_name", "")),
-        username=str(profile.get("username", "")),
-    )
-    shipping = ShippingAddress(
-        id=address_id, **{field: str(address.get(field, "")) for field in _ADDRESS_FIELDS}
-    )
-    return customer, shipping
 
 
 def next_order_number(year: int) -> str:
@@ -199,18 +124,17 @@ def order_item(order: Order, customer: Customer) -> dict[str, Any]:
 
 
 def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
-    from shop_shared.products_client import get_products
-
-    lines = merge_lines(request)
-    items = price_lines(lines, get_products(product_id for product_id, _ in lines))
-    customer, shipping = load_customer_and_address(user_id, request.shipping_address_id)
+    ports = adapters()
+    lines = orders_rules.merge_lines((item.product_id, item.quantity) for item in request.items)
+    items = orders_rules.price_lines(lines, ports.catalog.get_products(product_id for product_id, _ in lines))
+    customer, shipping = ports.customers.customer_and_address(user_id, request.shipping_address_id)
     stamp = timestamp(now)
     order = Order(
         id=str(uuid.uuid4()),
-        order_number=next_order_number(now.year),
+        order_number=ports.order_numbers(now.year),
         user_id=user_id,
         status="pending",
-        total_amount=money(sum((item.subtotal for item in items), Decimal(0))),
+        total_amount=orders_rules.order_total(items),
         payment_method=request.payment_method,
         shipping_address=shipping,
         items=items,
@@ -218,22 +142,9 @@ def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
         updated_at=stamp,
         history=[HistoryEntry.model_validate(orders_rules.history_entry("pending", stamp, "customer"))],
     )
-    item = order_item(order, customer)
-    try:
-        _orders_table().put_item(
-            Item=item,
-            ConditionExpression="attribute_not_exists(pk)",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as exc:
-        if not _is_conditional_failure(exc):
-            raise
-        # Our own first attempt, stored although its answer was lost (botocore retried the call):
-        # the order exists exactly as we wrote it, so it was created.
-        if not orders_rules.is_same_item(item, _old_item(exc)):
-            # a uuid4 collision with someone else's order: refuse rather than overwrite
-            raise Conflict("Order id collision, please retry", code="order_exists") from exc
-        logger.info("order put retried after a lost reply; the first attempt was stored")
+    # Retry-safe: our own first attempt, stored although its answer was lost, is success; someone
+    # else's order under this id (a uuid4 collision) is 409 and is not overwritten.
+    ports.orders.put_new(order_item(order, customer))
     logger.info("order created", extra={"order_id": order.id, "order_number": order.order_number})
     return order
 
@@ -241,9 +152,10 @@ def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
 def create_order(user_id: str, request: CreateOrderRequest, *, now: datetime | None = None) -> Order:
     """Create the order, counting it against the user's created-orders limit only if it was
     created, and against the refused-attempts budget only if it was refused (a 4xx)."""
-    attempt = orders_rate_limit.reserve_attempt(user_id)
+    limiter = adapters().rate_limiter
+    attempt = orders_rate_limit.reserve_attempt(user_id, limiter=limiter)
     try:
-        reservation = orders_rate_limit.reserve(user_id)
+        reservation = orders_rate_limit.reserve(user_id, limiter=limiter)
     except BaseException:
         attempt.release()  # refused before anything reached upstream: costs no attempt
         raise
@@ -342,10 +254,10 @@ def _load(order_id: str, caller: Caller) -> dict[str, Any]:
     """The order's item if the caller may see it; 404 otherwise (never reveal another user's order)."""
     item = None
     if 0 < len(order_id) <= 64:
-        item = _orders_table().get_item(Key=keys.order_key(order_id), ConsistentRead=True).get("Item")
+        item = adapters().orders.get(order_id)
     if item is None or not caller.can_access_user(str(item.get("user_id"))):
         raise NotFound("Order not found", code="order_not_found")
-    return dict(item)
+    return item
 
 
 def get_order(order_id: str, caller: Caller) -> Order:
@@ -382,22 +294,9 @@ def list_user_orders(
     """One page of the user's orders, newest first, from the `ByUser` index, and the next cursor
     (None on the last page: one item more than the page is read to know)."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    query: dict[str, Any] = {
-        "IndexName": keys.ORDERS_BY_USER_INDEX,
-        "KeyConditionExpression": Key("user_id").eq(user_id),
-        "ScanIndexForward": False,
-        "Limit": limit + 1,
-    }
-    if cursor:
-        query["ExclusiveStartKey"] = decode_cursor(cursor, user_id)
-    response = _orders_table().query(**query)
-    items = response.get("Items", [])
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        next_cursor = encode_cursor(items[-1])
-    elif response.get("LastEvaluatedKey"):
-        next_cursor = encode_cursor(response["LastEvaluatedKey"])
+    after = decode_cursor(cursor, user_id) if cursor else None
+    items, more = adapters().orders.orders_of_user(user_id, limit=limit, after=after)
+    next_cursor = encode_cursor(items[-1]) if more and items else None
     return [Order.model_validate(item) for item in items], next_cursor
 
 
@@ -414,19 +313,11 @@ def list_orders(
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     ascending = status is not None
     after = orders_rules.decode_queue_cursor(cursor, status) if cursor else None
-    results = []
-    for partition in orders_rules.queue_partitions(status):
-        condition: ConditionBase = Key("status_shard").eq(partition)
-        if after is not None:
-            condition &= Key("order_seq").gt(after) if ascending else Key("order_seq").lt(after)
-        response = _orders_table().query(
-            IndexName=keys.ORDERS_BY_STATUS_INDEX,
-            KeyConditionExpression=condition,
-            ScanIndexForward=ascending,
-            Limit=limit + 1,
-        )
-        items = response.get("Items", [])
-        results.append((items, len(items) > limit or bool(response.get("LastEvaluatedKey"))))
+    orders = adapters().orders
+    results = [
+        orders.queue_page(partition, after=after, ascending=ascending, limit=limit)
+        for partition in orders_rules.queue_partitions(status)
+    ]
     page, last = orders_rules.merge_page(results, limit, ascending=ascending)
     next_cursor = orders_rules.encode_queue_cursor(status, last) if last else None
     return [Order.model_validate(item) for item in page], next_cursor
@@ -438,15 +329,10 @@ def find_by_number(order_number: str, caller: Caller) -> list[Order]:
     if orders_rules.parse_order_number(order_number) is None:
         return []
     seq = orders_rules.order_seq(order_number)
+    orders = adapters().orders
     for status in orders_rules.STATUSES:
-        response = _orders_table().query(
-            IndexName=keys.ORDERS_BY_STATUS_INDEX,
-            KeyConditionExpression=Key("status_shard").eq(orders_rules.status_shard(status, order_number))
-            & Key("order_seq").eq(seq),
-        )
-        items = response.get("Items", [])
-        if items:
-            item = items[0]
+        item = orders.queue_find(orders_rules.status_shard(status, order_number), seq)
+        if item is not None:
             if not caller.can_access_user(str(item.get("user_id"))):
                 return []
             return [Order.model_validate(item)]
@@ -473,46 +359,15 @@ def write_status(
     entry, and that is success."""
     stamp = timestamp(now)
     entry = orders_rules.history_entry(change.status, stamp, by, change.note)
-    sets = [
-        "#status = :new",
-        "updated_at = :now",
-        "status_shard = :shard",
-        "history = list_append(if_not_exists(history, :empty), :entry)",
-    ]
-    values: dict[str, Any] = {
-        ":new": change.status,
-        ":now": stamp,
-        ":expected": order["status"],
-        ":shard": orders_rules.status_shard(change.status, str(order["order_number"])),
-        ":empty": [],
-        ":entry": [entry],
+    changes: dict[str, Any] = {
+        "status": change.status,
+        "updated_at": stamp,
+        "status_shard": orders_rules.status_shard(change.status, str(order["order_number"])),
     }
     tracking = change.tracking()
     if tracking is not None:
-        sets.append("tracking = :tracking")
-        values[":tracking"] = tracking.model_dump()
-    try:
-        response = _orders_table().update_item(
-            Key=keys.order_key(str(order["id"])),
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_exists(pk) AND #status = :expected",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as exc:
-        if not _is_conditional_failure(exc):
-            raise
-        old = _old_item(exc)
-        if orders_rules.status_already_written(old, change.status, stamp, entry):
-            logger.info("status update retried after a lost reply; the first attempt was stored")
-            return Order.model_validate(old)
-        raise Conflict(
-            "The order's status was changed by someone else meanwhile; read it again",
-            code="status_conflict",
-        ) from exc
-    return Order.model_validate(response["Attributes"])
+        changes["tracking"] = tracking.model_dump()
+    return Order.model_validate(adapters().orders.set_status(order, changes, entry))
 
 
 def change_status(
