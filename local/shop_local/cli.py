@@ -78,6 +78,12 @@ def _lambda_error(error: Any, timed_out: bool) -> dict[str, Any]:
     return {"errorMessage": str(error), "errorType": type(error).__name__}
 
 
+def _server_error(response: Any) -> bool:
+    """An API function's answer with a 5xx status."""
+    status = response.get("statusCode") if isinstance(response, dict) else None
+    return isinstance(status, int) and status >= 500
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from shop_local.stack import DevStack, Settings, configure_logging
     from shop_local.template import Template
@@ -106,6 +112,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"shop invoke: unknown function {args.function!r}; the template has {names}", file=sys.stderr)
         return 2
     settings.admin_password = None
+    # its own emulator gets what the samples refer to; a running stack (`AWS_ENDPOINT_URL`, e.g.
+    # `make run`'s) is not ours to change: `make run` seeded it itself
+    settings.sample_data = settings.aws_endpoint_url is None
     settings.verbose = True  # the function's log lines on stderr, as `sam local invoke` shows them
     stack = DevStack(settings, serve_api=False)
     try:
@@ -117,6 +126,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             result = function.invoke(event, what="(shop invoke)")
             if result.ok:
                 output = result.response
+                if _server_error(output):
+                    failures += 1  # what API Gateway would answer 5xx for
             else:
                 failures += 1
                 output = _lambda_error(result.error, result.timed_out)

@@ -68,6 +68,8 @@ class Settings:
     # "in-process": the old mode, one process calls every handler (kept as a benchmark baseline)
     runtime: str = "lambda"
     verbose: bool = False  # the functions' own log lines on the console too
+    # what the sample events in events/ refer to (shop_local.samples): `make run` seeds it
+    sample_data: bool = False
     function_log: Path = ROOT / ".cache" / "functions.log"
 
     @classmethod
@@ -85,6 +87,7 @@ class Settings:
             parameters=parameters,
             runtime=env.get("SHOP_LOCAL_RUNTIME") or "lambda",
             function_log=Path(env.get("SHOP_FUNCTION_LOG") or ROOT / ".cache" / "functions.log"),
+            sample_data=env.get("SHOP_SAMPLE_DATA", "1") != "0",
         )
 
 
@@ -417,6 +420,7 @@ class DevStack:
             self._provision,
             self._start_functions,
             self._ensure_admin,
+            self._seed_samples,
         ]
         if self.serve_api:
             steps += [self._start_gateway, self._start_pollers]
@@ -469,6 +473,12 @@ class DevStack:
         if self.settings.admin_password:
             assert self.template is not None
             ensure_admin(self.template, self.settings.admin_password, self.settings.admin_email)
+
+    def _seed_samples(self) -> None:
+        if self.settings.sample_data:
+            from shop_local.samples import seed
+
+            seed(self.built.function_environment())
 
     def _start_gateway(self) -> None:
         from shop_local.gateway import Gateway
