@@ -87,8 +87,9 @@ def build(
     from shop_local.provision import Provisioner
 
     template = load(parameters, path=path, region=region)
-    if endpoint_url and ENDPOINT_PARAMETER in template.parameters and ENDPOINT_PARAMETER not in (parameters or {}):
+    given = parameters or {}
+    if endpoint_url and ENDPOINT_PARAMETER in template.parameters and ENDPOINT_PARAMETER not in given:
         # the functions' AWS_ENDPOINT_URL comes from the template: this emulator
-        template = load({**(parameters or {}), ENDPOINT_PARAMETER: endpoint_url}, path=path, region=region)
+        template = load({**given, ENDPOINT_PARAMETER: endpoint_url}, path=path, region=region)
     Provisioner(template, session=session, endpoint_url=endpoint_url).provision()
     return BuiltStack(template, endpoint_url)
