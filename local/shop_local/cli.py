@@ -2,6 +2,7 @@
 
 shop dev [--port N]                     the whole system locally (`make run`); --port 0 = any free port
 shop invoke FUNCTION -e events/X.json   run one function of the template with a sample event
+shop backing [--host 0.0.0.0]           only the backing services, for `sam local start-api`
 shop openapi [-o FILE] [--check]        write (or check) docs/openapi.json from the code
 """
 
@@ -65,6 +66,53 @@ def cmd_dev(args: argparse.Namespace) -> int:
             pass
     finally:
         log.info("stopping")
+        stack.stop()
+    return 0
+
+
+def cmd_backing(args: argparse.Namespace) -> int:
+    from shop_local.backing import mailbox_app, sam_env_vars, write_env_vars
+    from shop_local.stack import DevStack, Settings, _Server, configure_logging
+
+    configure_logging()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    settings = Settings.from_env(port=args.port)
+    # the functions run in sam's containers: everything they reach listens where containers reach it
+    settings.host = settings.bind_host = args.host
+    if settings.port:
+        settings.aws_port, settings.redis_port = settings.port + 2, settings.port + 3
+    if not all(
+        _port_free(args.host, port) for port in (settings.port, settings.aws_port, settings.redis_port)
+    ):
+        log.error(
+            "port %s, %s or %s is in use: set --port", settings.port, settings.aws_port, settings.redis_port
+        )
+        return 2
+    stack = DevStack(settings, serve_api=False, run_functions=False)
+    mailbox: _Server | None = None
+    try:
+        stack.start()
+        mailbox = _Server("mailbox", mailbox_app(stack), args.host, settings.port)
+        target = Path(args.env_vars)
+        write_env_vars(target, sam_env_vars(stack, args.public_host))
+    except Exception:
+        log.exception("the backing services could not start")
+        stack.stop()
+        return 1
+    print(
+        f"Backing services ready (AWS emulator: {stack.aws.note()}, Redis: {stack.redis.url}, "
+        f"product API: {stack.products.url}, mailbox: http://127.0.0.1:{mailbox.port}/_dev/emails); "
+        f"containers reach them as {args.public_host}; env vars for sam local: {target}",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        log.info("stopping")
+        mailbox.stop()
         stack.stop()
     return 0
 
@@ -177,6 +225,35 @@ def main(argv: list[str] | None = None) -> int:
         "-v", "--verbose", action="store_true", help="show the functions' own log lines here too"
     )
     dev.set_defaults(func=cmd_dev)
+
+    backing = commands.add_parser(
+        "backing",
+        help="only the services the functions use, for `sam local start-api` / `sam local invoke`",
+    )
+    backing.add_argument(
+        "--port",
+        type=int,
+        default=3100,
+        help="the mailbox and /_dev routes (default 3100: sam local start-api takes 3000); the "
+        "stand-in on +1, the AWS emulator on +2, Redis on +3; 0 = any free ports",
+    )
+    backing.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on; 0.0.0.0 where containers reach the host through a bridge "
+        "(Linux). Nothing here has access control: keep it off untrusted networks",
+    )
+    backing.add_argument(
+        "--public-host",
+        default="host.docker.internal",
+        help="the host name the functions' containers use to reach this machine",
+    )
+    backing.add_argument(
+        "--env-vars",
+        default=".cache/sam-env-vars.json",
+        help="where to write the file for `sam local ... --env-vars` (default: .cache/sam-env-vars.json)",
+    )
+    backing.set_defaults(func=cmd_backing)
 
     invoke = commands.add_parser("invoke", help="run one function with a sample event and print its response")
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. OrdersFunction")
