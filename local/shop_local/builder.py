@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 # What every local stack sets: X-Ray has nothing to send to locally.
 LOCAL_PARAMETERS = {"TracingEnabled": "false"}
+# The template's parameter behind every function's AWS_ENDPOINT_URL (empty on AWS).
+ENDPOINT_PARAMETER = "AwsEndpointUrl"
 
 
 @dataclass
@@ -85,5 +87,9 @@ def build(
     from shop_local.provision import Provisioner
 
     template = load(parameters, path=path, region=region)
+    given = parameters or {}
+    if endpoint_url and ENDPOINT_PARAMETER in template.parameters and ENDPOINT_PARAMETER not in given:
+        # the functions' AWS_ENDPOINT_URL comes from the template: this emulator
+        template = load({**given, ENDPOINT_PARAMETER: endpoint_url}, path=path, region=region)
     Provisioner(template, session=session, endpoint_url=endpoint_url).provision()
     return BuiltStack(template, endpoint_url)

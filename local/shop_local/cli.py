@@ -2,6 +2,7 @@
 
 shop dev [--port N]                     the whole system locally (`make run`); --port 0 = any free port
 shop invoke FUNCTION -e events/X.json   run one function of the template with a sample event
+shop backing [--host 0.0.0.0]           only the backing services, for `sam local start-api`
 shop openapi [-o FILE] [--check]        write (or check) docs/openapi.json from the code
 """
 
@@ -69,6 +70,53 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backing(args: argparse.Namespace) -> int:
+    from shop_local.backing import mailbox_app, sam_env_vars, write_env_vars
+    from shop_local.stack import DevStack, Settings, _Server, configure_logging
+
+    configure_logging()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    settings = Settings.from_env(port=args.port)
+    # the functions run in sam's containers: everything they reach listens where containers reach it
+    settings.host = settings.bind_host = args.host
+    if settings.port:
+        settings.aws_port, settings.redis_port = settings.port + 2, settings.port + 3
+    if not all(
+        _port_free(args.host, port) for port in (settings.port, settings.aws_port, settings.redis_port)
+    ):
+        log.error(
+            "port %s, %s or %s is in use: set --port", settings.port, settings.aws_port, settings.redis_port
+        )
+        return 2
+    stack = DevStack(settings, serve_api=False, run_functions=False)
+    mailbox: _Server | None = None
+    try:
+        stack.start()
+        mailbox = _Server("mailbox", mailbox_app(stack), args.host, settings.port)
+        target = Path(args.env_vars)
+        write_env_vars(target, sam_env_vars(stack, args.public_host))
+    except Exception:
+        log.exception("the backing services could not start")
+        stack.stop()
+        return 1
+    print(
+        f"Backing services ready (AWS emulator: {stack.aws.note()}, Redis: {stack.redis.url}, "
+        f"product API: {stack.products.url}, mailbox: http://127.0.0.1:{mailbox.port}/_dev/emails); "
+        f"containers reach them as {args.public_host}; env vars for sam local: {target}",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        log.info("stopping")
+        mailbox.stop()
+        stack.stop()
+    return 0
+
+
 def _lambda_error(error: Any, timed_out: bool) -> dict[str, Any]:
     """What `sam local invoke` prints for a function error (the runtime's error document)."""
     if hasattr(error, "as_dict"):
@@ -76,6 +124,12 @@ def _lambda_error(error: Any, timed_out: bool) -> dict[str, Any]:
     if timed_out:
         return {"errorMessage": "Task timed out", "errorType": "Sandbox.Timedout"}
     return {"errorMessage": str(error), "errorType": type(error).__name__}
+
+
+def _server_error(response: Any) -> bool:
+    """An API function's answer with a 5xx status."""
+    status = response.get("statusCode") if isinstance(response, dict) else None
+    return isinstance(status, int) and status >= 500
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -106,6 +160,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"shop invoke: unknown function {args.function!r}; the template has {names}", file=sys.stderr)
         return 2
     settings.admin_password = None
+    # its own emulator gets what the samples refer to; a running stack (`AWS_ENDPOINT_URL`, e.g.
+    # `make run`'s) is not ours to change: `make run` seeded it itself
+    settings.sample_data = settings.aws_endpoint_url is None
     settings.verbose = True  # the function's log lines on stderr, as `sam local invoke` shows them
     stack = DevStack(settings, serve_api=False)
     try:
@@ -117,6 +174,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             result = function.invoke(event, what="(shop invoke)")
             if result.ok:
                 output = result.response
+                if _server_error(output):
+                    failures += 1  # what API Gateway would answer 5xx for
             else:
                 failures += 1
                 output = _lambda_error(result.error, result.timed_out)
@@ -166,6 +225,35 @@ def main(argv: list[str] | None = None) -> int:
         "-v", "--verbose", action="store_true", help="show the functions' own log lines here too"
     )
     dev.set_defaults(func=cmd_dev)
+
+    backing = commands.add_parser(
+        "backing",
+        help="only the services the functions use, for `sam local start-api` / `sam local invoke`",
+    )
+    backing.add_argument(
+        "--port",
+        type=int,
+        default=3100,
+        help="the mailbox and /_dev routes (default 3100: sam local start-api takes 3000); the "
+        "stand-in on +1, the AWS emulator on +2, Redis on +3; 0 = any free ports",
+    )
+    backing.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on; 0.0.0.0 where containers reach the host through a bridge "
+        "(Linux). Nothing here has access control: keep it off untrusted networks",
+    )
+    backing.add_argument(
+        "--public-host",
+        default="host.docker.internal",
+        help="the host name the functions' containers use to reach this machine",
+    )
+    backing.add_argument(
+        "--env-vars",
+        default=".cache/sam-env-vars.json",
+        help="where to write the file for `sam local ... --env-vars` (default: .cache/sam-env-vars.json)",
+    )
+    backing.set_defaults(func=cmd_backing)
 
     invoke = commands.add_parser("invoke", help="run one function with a sample event and print its response")
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. OrdersFunction")

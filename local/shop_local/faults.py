@@ -237,11 +237,19 @@ class TcpFaultProxy:
     Used in front of Redis: the functions get the proxy's address, the tests get the real one.
     """
 
-    def __init__(self, target: tuple[str, int], book: FaultBook, service: str = "redis") -> None:
+    def __init__(
+        self,
+        target: tuple[str, int],
+        book: FaultBook,
+        service: str = "redis",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.target = target
         self.book = book
         self.service = service
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((host, port))
         self.port: int = self._listener.getsockname()[1]
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()

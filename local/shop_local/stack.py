@@ -68,6 +68,13 @@ class Settings:
     # "in-process": the old mode, one process calls every handler (kept as a benchmark baseline)
     runtime: str = "lambda"
     verbose: bool = False  # the functions' own log lines on the console too
+    # what the sample events in events/ refer to (shop_local.samples): `make run` seeds it
+    sample_data: bool = False
+    # `shop backing`: the interface the emulator, Redis and the stand-in listen on (0.0.0.0 for
+    # containers on Linux), and fixed ports for the emulator and Redis (0 = any)
+    bind_host: str = "127.0.0.1"
+    aws_port: int = 0
+    redis_port: int = 0
     function_log: Path = ROOT / ".cache" / "functions.log"
 
     @classmethod
@@ -85,6 +92,7 @@ class Settings:
             parameters=parameters,
             runtime=env.get("SHOP_LOCAL_RUNTIME") or "lambda",
             function_log=Path(env.get("SHOP_FUNCTION_LOG") or ROOT / ".cache" / "functions.log"),
+            sample_data=env.get("SHOP_SAMPLE_DATA", "1") != "0",
         )
 
 
@@ -161,8 +169,12 @@ class LocalAws:
     """The AWS the stack and the functions talk to: the embedded moto server, or an outside
     emulator (`AWS_ENDPOINT_URL`); and the mailbox of what its SES accepted."""
 
-    def __init__(self, endpoint_url: str | None, faults: FaultBook) -> None:
+    def __init__(
+        self, endpoint_url: str | None, faults: FaultBook, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.faults = faults
+        self.host = host
+        self.port = port
         self.url = endpoint_url or ""
         self.moto: Any = None
         self.mailbox: Any = None
@@ -192,8 +204,8 @@ class LocalAws:
             from shop_local.emulator import EmbeddedMoto
             from shop_local.mail import MotoMailbox
 
-            self.moto = EmbeddedMoto(self.faults).start()
-            self.url = self.moto.url
+            self.moto = EmbeddedMoto(self.faults, host=self.host, port=self.port).start()
+            self.url = f"http://127.0.0.1:{self.moto.port}"  # this process reaches it on loopback
             self.mailbox = MotoMailbox("123456789012", REGION)
             log.info("AWS: embedded moto server at %s", self.url)
         os.environ["AWS_ENDPOINT_URL"] = self.url
@@ -213,8 +225,10 @@ class LocalRedis:
     """The Redis the functions use: `REDIS_URL`, or an embedded fakeredis when nothing answers
     there; always behind a TCP fault proxy (`url` is the proxy's, `target_url` the real one)."""
 
-    def __init__(self, url: str, faults: FaultBook) -> None:
+    def __init__(self, url: str, faults: FaultBook, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.faults = faults
+        self.host = host
+        self.port = port
         self.target_url = url
         self.url = url
         self.note = ""
@@ -241,7 +255,9 @@ class LocalRedis:
             target = fallback
         self.target_url = target
         parts = urlsplit(target)
-        self._proxy = TcpFaultProxy((parts.hostname or "127.0.0.1", parts.port or 6379), self.faults).start()
+        self._proxy = TcpFaultProxy(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), self.faults, host=self.host, port=self.port
+        ).start()
         self.url = _with_address(target, "127.0.0.1", self._proxy.port)
 
     def stop(self) -> None:
@@ -283,7 +299,7 @@ class ProductApi:
                 self.port,
             )
         self._server = _Server("product-standin", self.standin, self.host, port)
-        self.url = f"{self._server.url}/api"
+        self.url = f"http://127.0.0.1:{self._server.port}/api"  # this process reaches it on loopback
         self.note = f"stand-in at {self.url}"
 
     def set_fault(self, mode: str, seconds: float) -> None:
@@ -388,12 +404,17 @@ class DevRoutes:
 class DevStack:
     """Everything `shop dev` runs. `start()` returns when the API answers; `stop()` ends it all."""
 
-    def __init__(self, settings: Settings, *, serve_api: bool = True) -> None:
+    def __init__(self, settings: Settings, *, serve_api: bool = True, run_functions: bool = True) -> None:
         self.settings = settings
         self.serve_api = serve_api
+        self.run_functions = run_functions  # False: `shop backing`, the functions run elsewhere
         self.faults = FaultBook()
-        self.aws = LocalAws(settings.aws_endpoint_url, self.faults)
-        self.redis = LocalRedis(settings.redis_url, self.faults)
+        self.aws = LocalAws(
+            settings.aws_endpoint_url, self.faults, host=settings.bind_host, port=settings.aws_port
+        )
+        self.redis = LocalRedis(
+            settings.redis_url, self.faults, host=settings.bind_host, port=settings.redis_port
+        )
         standin_port = settings.standin_port
         if standin_port is None:
             standin_port = settings.port + 1 if settings.port else 0
@@ -417,6 +438,7 @@ class DevStack:
             self._provision,
             self._start_functions,
             self._ensure_admin,
+            self._seed_samples,
         ]
         if self.serve_api:
             steps += [self._start_gateway, self._start_pollers]
@@ -445,6 +467,8 @@ class DevStack:
         self.template = self.built.template
 
     def _start_functions(self) -> None:
+        if not self.run_functions:
+            return
         if self.settings.runtime == "in-process":
             runtime = self.built.in_process_runtime()
             runtime.apply_environment()
@@ -469,6 +493,12 @@ class DevStack:
         if self.settings.admin_password:
             assert self.template is not None
             ensure_admin(self.template, self.settings.admin_password, self.settings.admin_email)
+
+    def _seed_samples(self) -> None:
+        if self.settings.sample_data:
+            from shop_local.samples import seed
+
+            seed(self.built.function_environment())
 
     def _start_gateway(self) -> None:
         from shop_local.gateway import Gateway

@@ -164,13 +164,14 @@ class Template:
 
     def resource_name(self, logical_id: str) -> str:
         """The physical name the local stack gives a resource: its explicit name property if the
-        template sets one, otherwise the logical id (CloudFormation would generate one)."""
+        template sets one, otherwise `{stack}-{logical id}`, as CloudFormation generates one (less its
+        random suffix), so a real name never reads like the bare logical id `sam local` would pass."""
         resource = self.resources[logical_id]
         props = resource.get("Properties") or {}
         for key in ("TableName", "TopicName", "QueueName", "Name", "FunctionName", "LayerName"):
             if key in props:
                 return str(self.resolve(props[key]))
-        return logical_id
+        return f"{self.stack_name}-{logical_id}"
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"

@@ -219,6 +219,8 @@ class ShopStack:
                 "REDIS_URL": self.redis_url,
                 "SHOP_ADMIN_PASSWORD": self.admin_password,
                 "PYTHONUNBUFFERED": "1",
+                # a test stack starts empty; the sample events' data only where asked for
+                "SHOP_SAMPLE_DATA": "0",
             }
         )
         env.update(self.extra_env)

@@ -1,8 +1,8 @@
 """Every sample event in events/ runs through `shop invoke` and gets a well-formed answer.
 
 The file name says which function takes the event (see events/README.md). The invokes run against
-the session's stack (`AWS_ENDPOINT_URL` = its emulator), one `shop invoke` per function with all
-of that function's events, as a developer would run them.
+a stack started as `make run` starts it (`AWS_ENDPOINT_URL` = its emulator), one `shop invoke` per
+function with all of that function's events, as a developer would run them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shop_local import samples
 from shop_local.template import ROOT, Template
 from shop_local.testing import ShopStack
 
@@ -33,26 +35,33 @@ PREFIXES = {
 API_FUNCTIONS = {"AuthFunction", "ProductsFunction", "OrdersFunction"}
 BATCH_FUNCTIONS = {"OrderEventsPublisherFunction", "EmailFunction"}
 
-# The answer each sample event gets from a fresh test stack: (status, error code or None) for the
-# API functions, the failed item ids for the batch consumers, the error for the authorizer. The
-# samples' users and orders do not exist there (so: 404, or 401 from the functions that check the
-# caller); their token is not signed with the stack's secret; `auth-login` runs before
-# `auth-register` (files in name order) so the user it names does not exist yet.
+# The answer each sample event gets from a stack started as `make run` starts it (sample data
+# seeded, shop_local.samples): (status, error code or None) for the API functions, the failed item
+# ids for the batch consumers, the policy's statements for the authorizer. Two answers are refusals
+# on purpose: `auth-register` registers the seeded `jane_doe` again (409), and `auth-verify-token`
+# carries a token that is not signed with the samples' secret (401).
+ALLOW_SAMPLE_USER = [
+    {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/*/*",
+    }
+]
 EXPECTED: dict[str, Any] = {
-    "auth-add-address.json": (404, "user_not_found"),
-    "auth-get-user.json": (404, "user_not_found"),
-    "auth-list-addresses.json": (404, "user_not_found"),
-    "auth-login.json": (401, "invalid_credentials"),
-    "auth-register.json": (201, None),
+    "auth-add-address.json": (201, None),
+    "auth-get-user.json": (200, None),
+    "auth-list-addresses.json": (200, None),
+    "auth-login.json": (200, None),
+    "auth-register.json": (409, "username_taken"),
     "auth-verify-token.json": (401, "invalid_token"),
-    "authorizer-token.json": "Unauthorized",
+    "authorizer-token.json": ALLOW_SAMPLE_USER,
     "email-order-created.json": [],
     "email-status-updated.json": [],
-    "orders-create.json": (401, "unknown_user"),
-    "orders-get.json": (404, "order_not_found"),
+    "orders-create.json": (201, None),
+    "orders-get.json": (200, None),
     "orders-list.json": (200, None),
     "orders-queue.json": (200, None),
-    "orders-status.json": (404, "order_not_found"),
+    "orders-status.json": (200, None),
     "orders-publisher-insert.json": [],
     "orders-publisher-modify.json": [],
     "products-categories.json": (200, None),
@@ -120,10 +129,8 @@ def assert_answer(function_id: str, name: str, output: Any) -> None:
             assert isinstance(body, dict), f"{name}: {output}"
     elif function_id in BATCH_FUNCTIONS:
         assert output.get("batchItemFailures") == expected, f"{name}: {output}"
-    elif isinstance(expected, str):  # the authorizer: API Gateway's 401 signal
-        assert output.get("errorMessage") == expected, f"{name}: {output}"
-    else:  # the authorizer: a policy
-        assert output.get("principalId"), f"{name}: {output}"
+    else:  # the authorizer: a policy for the sample user
+        assert output.get("principalId") == samples.USER_ID, f"{name}: {output}"
         assert output["policyDocument"]["Statement"] == expected, f"{name}: {output}"
 
 
@@ -144,15 +151,52 @@ def test_every_event_file_names_its_function() -> None:
     assert not unnamed, f"rename these after their function (see events/README.md): {unnamed}"
 
 
+@pytest.fixture(scope="module")
+def sample_stack(redis_url: str) -> Iterator[ShopStack]:
+    """A stack started as `make run` starts it: with the data the samples refer to."""
+    with ShopStack(redis_url=redis_url, env={"SHOP_SAMPLE_DATA": "1"}) as running:
+        yield running
+
+
 @pytest.mark.parametrize("function_id", sorted(set(PREFIXES.values())))
-def test_sample_events_get_well_formed_answers(stack: ShopStack, function_id: str) -> None:
+def test_sample_events_get_their_answers_from_make_runs_stack(
+    sample_stack: ShopStack, function_id: str
+) -> None:
+    """`shop invoke` against a running `make run` (its emulator, Redis and stand-in), as the README
+    shows: every sample gets its expected answer, none fails, and the exit status is 0."""
     files = by_function()[function_id]
-    code, outputs, stderr = invoke(function_id, files, stack_env(stack))
+    code, outputs, stderr = invoke(function_id, files, stack_env(sample_stack))
     assert len(outputs) == len(files), f"shop invoke printed {len(outputs)} answers:\n{stderr[-3000:]}"
     for path, output in zip(files, outputs, strict=True):
         assert_answer(function_id, path.name, output)
-    failed = [output for output in outputs if "errorMessage" in output]
-    assert code == (1 if failed else 0), stderr[-3000:]
+    assert code == 0, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+
+
+def test_the_readme_example_creates_the_order_on_its_own_emulator(redis_url: str) -> None:
+    """`make invoke FN=OrdersFunction EVENT=events/orders-create.json` without a running stack:
+    shop invoke seeds its own emulator, so the sample's user and address exist."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "PRODUCT_API_URL", "PORT")}
+    env["REDIS_URL"] = redis_url
+    code, outputs, stderr = invoke("OrdersFunction", [EVENTS / "orders-create.json"], env)
+    assert code == 0, stderr[-3000:]
+    assert outputs[0]["statusCode"] == 201, outputs
+    order = json.loads(outputs[0]["body"])
+    assert order["user_id"] == samples.USER_ID
+    assert order["order_number"] != samples.ORDER_NUMBER  # the counter is past the seeded order's
+
+
+def test_invoke_exits_non_zero_when_the_function_answers_5xx(stack: ShopStack, tmp_path: Path) -> None:
+    """The product API unreachable: the products function answers 5xx, and shop invoke says so."""
+    event = json.loads((EVENTS / "products-get.json").read_text())
+    event["pathParameters"] = {"product_id": "918273"}  # never cached by another test
+    event["path"] = "/products/918273"
+    (tmp_path / "products-get.json").write_text(json.dumps(event))
+    env = stack_env(stack)
+    env["PRODUCT_API_URL"] = "http://127.0.0.1:9/api"  # nothing listens on the discard port
+    code, outputs, stderr = invoke("ProductsFunction", [tmp_path / "products-get.json"], env)
+    assert outputs and outputs[0]["statusCode"] >= 500, outputs
+    assert code == 1, stderr[-3000:]
 
 
 def test_invoke_without_an_endpoint_runs_its_own_emulator(redis_url: str) -> None:

@@ -283,7 +283,9 @@ def test_with_aws_endpoint_url_the_stack_provisions_and_uses_that_emulator(
         assert resources["aws_endpoint"] == outside_emulator
         assert resources["aws_embedded"] is False
         tables = outside.client("dynamodb").list_tables()["TableNames"]
-        assert {"UsersTable", "OrdersTable", "IdempotencyTable"} <= set(tables)
+        # named as the stack names them there (`shop-local-<LogicalId>`), not the bare logical ids
+        expected = {f"shop-local-{name}" for name in ("UsersTable", "OrdersTable", "IdempotencyTable")}
+        assert expected <= set(tables)
         assert outside.new_user()["token"]
         address = f"ada_{uuid.uuid4().hex[:8]}@example.com"
         outside.client("sqs").send_message(

@@ -22,6 +22,7 @@ def _project() -> dict[str, object]:
 def test_the_local_stacks_packages_are_neither_runtime_dependencies_nor_in_the_layer() -> None:
     project = _project()
     runtime = {_name(item) for item in project["dependencies"]}  # type: ignore[attr-defined]
+    # the layer's lock (`make lock`): one `name==version \\` line per package, hashes and `# via` indented
     layer = {
         _name(line)
         for line in (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()

@@ -62,8 +62,9 @@ def test_the_locks_agree_with_pyproject() -> None:
     for name, version in declared().items():
         assert layer.get(name) == version, f"layer lock: {name} {layer.get(name)} != pyproject {version}"
         assert dev.get(name) == version, f"dev lock: {name} {dev.get(name)} != pyproject {version}"
-    for name, version in declared(extra="dev").items():
-        assert dev.get(name) == version, f"dev lock: {name} {dev.get(name)} != pyproject {version}"
+    for extra in ("local", "dev"):
+        for name, version in declared(extra=extra).items():
+            assert dev.get(name) == version, f"dev lock: {name} {dev.get(name)} != pyproject {version}"
     for name, version in declared(group="checkov").items():
         assert pins(LOCKS["checkov"]).get(name) == version
 

@@ -39,7 +39,7 @@ def test_provisioned_stack_delivers_topic_messages_to_the_email_queue(aws: Templ
 
 def test_functions_get_their_environment_from_the_template(aws: Template) -> None:
     env = aws.functions()["AuthFunction"].environment
-    assert env["USERS_TABLE"] == "UsersTable"
+    assert env["USERS_TABLE"] == "shop-local-UsersTable"  # named as CloudFormation would, not the logical id
     assert env["JWT_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert env["POWERTOOLS_TRACE_DISABLED"] == "true"
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=env["JWT_SECRET_ARN"])["SecretString"]

@@ -1,11 +1,13 @@
 """boto3 clients, created once per container (module-level cache), never per request.
 
 botocore honours AWS_ENDPOINT_URL, which is how the same code talks to AWS, LocalStack or the
-local stack's embedded emulator.
+local stack's embedded emulator. The template declares it for every function (so that
+`sam local --env-vars` can set it) and leaves it empty on AWS: empty means AWS's own endpoints.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -34,14 +36,33 @@ SECRETS_CLIENT_CONFIG = Config(
 )
 
 
+ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
+
+
+def ignore_an_empty_endpoint() -> None:
+    """Remove an empty AWS_ENDPOINT_URL before any client is made (ours, or Powertools' own).
+
+    botocore reads the variable itself, and its EnvironmentProvider hands back "" rather than None
+    for an empty one (botocore/configprovider.py), which it then treats as a configured endpoint
+    override; that an empty override still resolves to AWS's endpoints is an accident of the
+    current resolver, not a promise. Without the variable there is nothing to interpret."""
+    if os.environ.get(ENDPOINT_VARIABLE) == "":
+        del os.environ[ENDPOINT_VARIABLE]
+
+
+ignore_an_empty_endpoint()
+
+
 @cache
 def client(service: str) -> Any:
+    ignore_an_empty_endpoint()
     config = SECRETS_CLIENT_CONFIG if service == "secretsmanager" else CLIENT_CONFIG
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
 @cache
 def dynamodb() -> DynamoDBServiceResource:
+    ignore_an_empty_endpoint()
     return boto3.session.Session().resource("dynamodb", config=CLIENT_CONFIG)
 
 
