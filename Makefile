@@ -34,7 +34,7 @@ LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes --
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
-	$(LOCK) pyproject.toml --extra dev -o requirements/dev.lock
+	$(LOCK) pyproject.toml --extra local --extra dev -o requirements/dev.lock
 	$(LOCK) pyproject.toml --python-platform x86_64-manylinux2014 -c requirements/dev.lock -o layers/shared/requirements.txt
 	$(LOCK) --group pyproject.toml:checkov -o requirements/checkov.lock
 

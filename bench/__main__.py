@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="shop-bench-"))
     info = machine()
     started = dt.datetime.now(dt.UTC)
+    info["load_start"] = f"{os.getloadavg()[0]:.1f}"
     print(f"shop benchmarks - {info['cpu']}, {info['nproc']} CPUs, Python {info['python']} (logs: {work})")
     sections: list[Section] = []
 
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         attempt("throughput", lambda: throughput.run(work, clients=args.clients, duration=duration))
 
     shortfalls = [item for section in sections for item in section.shortfalls]
+    info["load_end"] = f"{os.getloadavg()[0]:.1f}"
     report = render(info, started, sections, shortfalls)
     if not args.no_write:
         RESULTS.write_text(report, encoding="utf-8")
@@ -98,6 +101,8 @@ def render(
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['platform']}",
         f"- Python {info['python']}",
+        f"- Load average (1 min) at the start {info.get('load_start')}, at the end {info.get('load_end')}: "
+        "other processes on the machine share its CPUs with the run",
         "- Run: `" + " ".join(["python -m bench", *sys.argv[1:]]) + "`",
         "",
         "## Targets missed",

@@ -196,8 +196,7 @@ def services(log_dir: Path | None = None) -> Iterator[Services]:
     resources created in moto (the way the local stack does it)."""
     import boto3
 
-    from shop_local.provision import provision
-    from shop_local.template import Template
+    from shop_local.builder import build
 
     flush_bench_redis()
     moto_port, standin_port = free_port(), free_port()
@@ -217,14 +216,9 @@ def services(log_dir: Path | None = None) -> Iterator[Services]:
             aws_secret_access_key="testing",
             region_name=REGION,
         )
-        template = provision(
-            Template(parameter_overrides={"TracingEnabled": "false"}),
-            session=session,
-            endpoint_url=aws_endpoint,
-        )
-        function_env: dict[str, str] = {}
-        for spec in template.functions().values():
-            function_env.update(spec.environment)
+        built = build(endpoint_url=aws_endpoint, session=session)
+        template = built.template
+        function_env = built.function_environment()
         try:
             yield Services(aws_endpoint, f"{standin_url}/api", standin_url, function_env, template)
         finally:

@@ -54,9 +54,9 @@ def measure(upstream_port: int) -> dict[str, Any]:
 
     harness = Harness()
     seed = seed_customer(harness, f"rt_{uuid.uuid4().hex[:8]}")
-    import auth_service
+    from shop_local.admin import ensure_admin
 
-    auth_service.ensure_admin("bench_admin", ADMIN_PASSWORD, "bench_admin@example.com")
+    ensure_admin("bench_admin", ADMIN_PASSWORD, "bench_admin@example.com")
     admin_token = harness.call(
         "POST", "/auth/login", body={"username": "bench_admin", "password": ADMIN_PASSWORD}
     ).body["access_token"]

@@ -72,8 +72,7 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """moto in-process, provisioned from template.yaml, with the functions' environment set."""
     from moto import mock_aws
 
-    from shop_local.provision import provision
-    from shop_local.template import Template
+    from shop_local.builder import build
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -81,10 +80,9 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        template = provision(Template(parameter_overrides={"TracingEnabled": "false"}))
-        env: dict[str, str] = {}
-        for spec in template.functions().values():
-            env.update(spec.environment)
+        built = build()
+        template = built.template
+        env = built.function_environment()  # every function's: the unit tests call any handler
         env["REDIS_URL"] = redis_url
         for key, value in env.items():
             monkeypatch.setenv(key, value)

@@ -159,37 +159,6 @@ def _create_user(item: dict[str, Any]) -> None:
     raise ServiceUnavailable("Registration is busy, please try again", code="transaction_conflict")
 
 
-def ensure_admin(username: str, password: str, email: str) -> None:
-    """Make sure an admin `username` exists with this password: create it, or reset the password
-    and role of the existing user (idempotent; the local stack calls it with SHOP_ADMIN_PASSWORD)."""
-    request = RegisterRequest(
-        username=username, email=email, first_name="Admin", last_name="User", password=password
-    )
-    for _ in range(2):
-        user_id = _user_id_for(username)
-        if user_id is not None:
-            _table().update_item(
-                Key=keys.user_key(user_id),
-                UpdateExpression="SET password_hash = :hash, #role = :admin, is_active = :true",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#role": "role"},
-                ExpressionAttributeValues={
-                    ":hash": hash_password(request.password),
-                    ":admin": "admin",
-                    ":true": True,
-                },
-            )
-            return
-        try:
-            register(request, role="admin")
-            return
-        except Conflict as exc:
-            if exc.code != "username_taken":  # the e-mail belongs to someone else
-                raise
-            # created concurrently: update it on the next round
-    raise RuntimeError(f"could not create or update the admin user {username!r}")
-
-
 # --- login -------------------------------------------------------------------------------------
 
 

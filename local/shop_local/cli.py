@@ -43,6 +43,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     settings = Settings.from_env(port=args.port)
+    settings.verbose = args.verbose
     if not _port_free(settings.host, settings.port):
         log.error(
             "port %s is already in use: stop what uses it, or set PORT (0 = any free port)", settings.port
@@ -68,7 +69,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lambda_error(error: BaseException | None, timed_out: bool) -> dict[str, Any]:
+def _lambda_error(error: Any, timed_out: bool) -> dict[str, Any]:
+    """What `sam local invoke` prints for a function error (the runtime's error document)."""
+    if hasattr(error, "as_dict"):
+        return dict(error.as_dict())
     if timed_out:
         return {"errorMessage": "Task timed out", "errorType": "Sandbox.Timedout"}
     return {"errorMessage": str(error), "errorType": type(error).__name__}
@@ -102,9 +106,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"shop invoke: unknown function {args.function!r}; the template has {names}", file=sys.stderr)
         return 2
     settings.admin_password = None
+    settings.verbose = True  # the function's log lines on stderr, as `sam local invoke` shows them
     stack = DevStack(settings, serve_api=False)
     try:
         stack.start()
+        assert stack.runtime is not None
         function = stack.runtime[args.function]
         failures = 0
         for _, event in events:
@@ -124,16 +130,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     from shop_local import openapi
-    from shop_local.runtime import Runtime
-    from shop_local.stack import REGION, configure_logging
-    from shop_local.template import Template
+    from shop_local.builder import REGION, BuiltStack, load
+    from shop_local.stack import configure_logging
 
     configure_logging(logging.WARNING)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    template = Template(parameter_overrides={"TracingEnabled": "false"})
-    runtime = Runtime(template)
+    template = load()
+    runtime = BuiltStack(template).in_process_runtime()  # the document comes from the handlers' code
     runtime.apply_environment()
     document = openapi.build(template, runtime)
     target = Path(args.output) if args.output else openapi.DOC_PATH
@@ -156,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     dev = commands.add_parser("dev", help="run the whole system locally (API, functions, pollers, stand-in)")
     dev.add_argument(
         "--port", type=int, default=None, help="API port (default: $PORT or 3000; 0 = any free port)"
+    )
+    dev.add_argument(
+        "-v", "--verbose", action="store_true", help="show the functions' own log lines here too"
     )
     dev.set_defaults(func=cmd_dev)
 

@@ -35,12 +35,16 @@ from typing import Any
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
+from shop_local.lambda_runtime import LambdaRuntime
 from shop_local.runtime import Runtime
 from shop_local.template import ApiRoute, AuthorizerSpec, Template
 
 log = logging.getLogger("shop_local.gateway")
 
 API_ID = "local"
+# A REST API's integration timeout (29 s, AWS's default and maximum): past it API Gateway answers
+# 504 "Endpoint request timed out". A Lambda that times out sooner is a function error: 502.
+INTEGRATION_TIMEOUT_SECONDS = 29.0
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 DEFAULT_GATEWAY_STATUS = {
     "UNAUTHORIZED": 401,
@@ -177,7 +181,7 @@ class Gateway:
     def __init__(
         self,
         template: Template,
-        runtime: Runtime,
+        runtime: Runtime | LambdaRuntime,
         *,
         stage: str | None = None,
         web_root: Path | None = None,
@@ -193,6 +197,7 @@ class Gateway:
         self.web_root = web_root
         self.dev_routes = dev_routes or {}
         self.cache = AuthorizerCache()
+        self.integration_timeout = INTEGRATION_TIMEOUT_SECONDS
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -204,8 +209,17 @@ class Gateway:
             log.exception("gateway error on %s %s", request.method, request.path)
             response = self.gateway_response("DEFAULT_5XX", status=500)
         elapsed = (time.perf_counter() - started) * 1000
+        invocation = request.environ.get("shop.invocation")
+        function = ""
+        if invocation is not None:
+            function = f" {invocation.function_id} {'cold' if getattr(invocation, 'cold', False) else 'warm'}"
         log.info(
-            "%s %s %s %.0f ms", request.method, request.full_path.rstrip("?"), response.status_code, elapsed
+            "%s %s %s %.0f ms%s",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            elapsed,
+            function,
         )
         return response(environ, start_response)
 
@@ -333,7 +347,9 @@ class Gateway:
         if cached is None:
             event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
             result = self.runtime[spec.function_id].invoke(
-                event, what=f"(authorizer {spec.name})", expected=lambda exc: str(exc) == "Unauthorized"
+                event,
+                what=f"(authorizer {spec.name})",
+                expected=lambda exc: str(exc) == "Unauthorized",
             )
             if result.error is not None and str(result.error) == "Unauthorized" and not result.timed_out:
                 raise AuthorizerRefused("UNAUTHORIZED")
@@ -363,14 +379,38 @@ class Gateway:
             except AuthorizerRefused as refused:
                 return self.gateway_response(refused.response_type)
         event = self.proxy_event(route, request, authorization)
-        result = self.runtime[route.function_id].invoke(event, what=f"{request.method} {route.path}")
-        if not result.ok:
-            return self.gateway_response("DEFAULT_5XX", status=502 if not result.timed_out else 504)
+        result = self.integrate(route, request, event)
+        if result is None:
+            body = {"message": "Endpoint request timed out"}
+            timed_out = self._json(504, body, self._cors_origin())
+            timed_out.headers["x-amzn-ErrorType"] = "INTEGRATION_TIMEOUT"
+            return timed_out
+        request.environ["shop.invocation"] = result
+        if not result.ok:  # an unhandled error, an init error or a Lambda timeout: a function error
+            return self.gateway_response("DEFAULT_5XX", status=502)
         response = self.proxy_response(result.response)
         if response is None:
             log.error("%s returned a malformed proxy response: %r", route.function_id, result.response)
             return self.gateway_response("DEFAULT_5XX", status=502)
         return response
+
+    def integrate(self, route: ApiRoute, request: Request, event: dict[str, Any]) -> Any:
+        """Invoke the route's function; None if it did not answer within the integration timeout."""
+        function = self.runtime[route.function_id]
+        what = f"{request.method} {route.path}"
+        trace = event["headers"].get("X-Amzn-Trace-Id") if event.get("headers") else None
+        kwargs: dict[str, Any] = {"what": what, "quiet": True, "trace_id": trace}
+        if function.spec.timeout <= self.integration_timeout:
+            return function.invoke(event, **kwargs)
+        outcome: list[Any] = []
+
+        def call() -> None:
+            outcome.append(function.invoke(event, **kwargs))
+
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(self.integration_timeout)
+        return outcome[0] if outcome else None
 
     def proxy_event(
         self, route: ApiRoute, request: Request, authorization: Authorization | None

@@ -26,9 +26,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from shop_local.lambda_runtime import FunctionPool
+from shop_local.lambda_runtime import Invocation as LambdaInvocation
 from shop_local.runtime import FunctionRuntime, Invocation
 from shop_local.template import EventSource, Template
 
@@ -53,7 +56,9 @@ def retry_delay() -> int:
         return 1
 
 
-def failed_item_ids(result: Invocation, batch_ids: list[str], reports_item_failures: bool) -> list[str]:
+def failed_item_ids(
+    result: Invocation | LambdaInvocation, batch_ids: list[str], reports_item_failures: bool
+) -> list[str]:
     """The ids Lambda treats as failed for this invocation, in batch order."""
     if not result.ok:
         return list(batch_ids)
@@ -81,7 +86,7 @@ def failed_item_ids(result: Invocation, batch_ids: list[str], reports_item_failu
 
 class Poller(threading.Thread):
     def __init__(
-        self, source: EventSource, function: FunctionRuntime, template: Template, client: Any
+        self, source: EventSource, function: FunctionRuntime | FunctionPool, template: Template, client: Any
     ) -> None:
         super().__init__(name=f"poll-{source.function_id}-{source.event_name}", daemon=True)
         self.source = source
@@ -97,9 +102,12 @@ class Poller(threading.Thread):
 
 class SqsPoller(Poller):
     WAIT_SECONDS = 1  # short long-polls, so stopping is quick
+    # Batches in flight at once. Lambda's SQS event source starts with five concurrent pollers and
+    # scales with the backlog; the stack sets this to what the function's environments allow.
+    concurrency = 1
 
     def __init__(
-        self, source: EventSource, function: FunctionRuntime, template: Template, client: Any
+        self, source: EventSource, function: FunctionRuntime | FunctionPool, template: Template, client: Any
     ) -> None:
         super().__init__(source, function, template, client)
         physical = template.physical(source.source_logical_id)
@@ -107,17 +115,43 @@ class SqsPoller(Poller):
         self.queue_arn = physical["Arn"]
 
     def run(self) -> None:
-        log.info("polling %s for %s", self.source.source_logical_id, self.source.function_id)
-        while not self.stopping.is_set():
-            try:
-                messages = self.gather()
-                if messages:
-                    self.deliver(messages)
-            except Exception:
-                if self.stopping.is_set():
-                    return
-                log.exception("SQS poller for %s failed; retrying", self.source.function_id)
-                self.stopping.wait(1)
+        log.info(
+            "polling %s for %s (%d batches at once)",
+            self.source.source_logical_id,
+            self.source.function_id,
+            self.concurrency,
+        )
+        # One loop gathers batches (as one Lambda poller does); up to `concurrency` of them are
+        # delivered at once, each in an environment of the function.
+        slots = threading.BoundedSemaphore(self.concurrency)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name) as deliveries:
+            while not self.stopping.is_set():
+                if not slots.acquire(timeout=self.WAIT_SECONDS):
+                    continue
+                try:
+                    messages = self.gather()
+                except Exception:
+                    slots.release()
+                    if self.stopping.is_set():
+                        return
+                    log.exception("SQS poller for %s failed; retrying", self.source.function_id)
+                    self.stopping.wait(1)
+                    continue
+                if not messages:
+                    slots.release()
+                    continue
+                deliveries.submit(self._deliver_then_release, messages, slots)
+
+    def _deliver_then_release(
+        self, messages: list[dict[str, Any]], slots: threading.BoundedSemaphore
+    ) -> None:
+        try:
+            self.deliver(messages)
+        except Exception:
+            if not self.stopping.is_set():
+                log.exception("SQS poller for %s failed to deliver a batch", self.source.function_id)
+        finally:
+            slots.release()
 
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
         response = self.client.receive_message(
@@ -229,7 +263,12 @@ class StreamPoller(Poller):
     SHARD_REFRESH_SECONDS = 10.0
 
     def __init__(
-        self, source: EventSource, function: FunctionRuntime, template: Template, client: Any, sqs: Any
+        self,
+        source: EventSource,
+        function: FunctionRuntime | FunctionPool,
+        template: Template,
+        client: Any,
+        sqs: Any,
     ) -> None:
         super().__init__(source, function, template, client)
         self.stream_arn = template.physical(source.source_logical_id)["StreamArn"]

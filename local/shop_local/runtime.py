@@ -1,4 +1,10 @@
-"""Runs the template's functions in this process, the way Lambda runs them in a warm container.
+"""The in-process runtime: the template's handlers imported into this process and called directly.
+
+The local stack does not use it to serve requests any more (`shop_local.lambda_runtime` runs every
+function in execution environments of AWS's runtime interface client). It stays for what needs a
+handler's module in this process: the OpenAPI document (`shop openapi`, `/openapi.json`), the
+benchmarks' in-process baseline (`SHOP_LOCAL_RUNTIME=in-process`), and `lambda_context()` for unit
+tests that call a handler directly. How it behaves:
 
 - Each function's module is imported once (its CodeUri folder and the shared layer are on sys.path
   through the editable install, as Lambda puts them on the path).
@@ -89,6 +95,7 @@ class Invocation:
     error: BaseException | None = None
     timed_out: bool = False
     duration_ms: float = 0.0
+    cold: bool = False
 
     @property
     def ok(self) -> bool:
@@ -179,7 +186,13 @@ class FunctionRuntime:
         return LambdaContext.start(self.name, self.arn, self.spec.memory_size, self.spec.timeout, request_id)
 
     def invoke(
-        self, event: Any, *, what: str = "", expected: Callable[[BaseException], bool] | None = None
+        self,
+        event: Any,
+        *,
+        what: str = "",
+        expected: Callable[[BaseException], bool] | None = None,
+        quiet: bool = False,
+        trace_id: str | None = None,
     ) -> Invocation:
         """Call the handler with `event`; never raises (the error is in the result, as Lambda reports it).
 

@@ -1,13 +1,18 @@
-"""The docker-free local stack behind `shop dev` (`make run`): one process that runs everything.
+"""The docker-free local stack behind `shop dev` (`make run`), in parts with one job each:
 
-1. AWS: the embedded moto server on a loopback port (behind the fault middleware), or the emulator
-   `AWS_ENDPOINT_URL` points at (LocalStack).
-2. Redis: `REDIS_URL`, or an embedded fakeredis server when nothing answers there. The functions
-   reach it through a small TCP proxy so that the reliability tests can cut it off.
-3. The product API: `PRODUCT_API_URL`, or the built-in stand-in on a loopback port.
-4. Every resource of template.yaml, created through the service APIs (`shop_local.provision`).
-5. The functions in-process (`shop_local.runtime`), the API gateway (`shop_local.gateway`) on
-   `PORT`, and the event source pollers (`shop_local.pollers`).
+1. `LocalAws`: the embedded moto server on a loopback port (behind the fault middleware), or the
+   emulator `AWS_ENDPOINT_URL` points at (LocalStack); the mailbox of what SES accepted.
+2. `LocalRedis`: `REDIS_URL`, or an embedded fakeredis server when nothing answers there. The
+   functions reach it through a small TCP proxy so that the reliability tests can cut it off.
+3. `ProductApi`: `PRODUCT_API_URL`, or the built-in stand-in on a fixed loopback port (`PORT` + 1,
+   so the image URLs it hands out, which the functions cache, stay valid across restarts).
+4. Every resource of template.yaml (`shop_local.builder`, the one stack builder), the functions
+   in execution environments of AWS's runtime interface client (`shop_local.lambda_runtime`), and
+   the local admin user (`ensure_admin`).
+5. `DevRoutes`: `/_dev/*` and `/openapi.json`; the API gateway (`shop_local.gateway`) on `PORT`;
+   the event source pollers (`shop_local.pollers`).
+
+`DevStack` starts the parts in that order and stops them in reverse.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -28,6 +33,10 @@ from werkzeug.wrappers import Request, Response
 
 from shop_local.faults import INTERNAL_USER_AGENT, FaultBook, FaultError, TcpFaultProxy, parse_fault
 from shop_local.template import DEFAULT_TEMPLATE, ROOT, Template
+
+if TYPE_CHECKING:
+    from shop_local.lambda_runtime import LambdaRuntime
+    from shop_local.runtime import Runtime
 
 log = logging.getLogger("shop_local.stack")
 
@@ -46,6 +55,7 @@ PARAMETER_ENV = {
 class Settings:
     port: int = 3000
     host: str = "127.0.0.1"
+    standin_port: int | None = None  # None: PORT + 1 (any free port when PORT is 0)
     redis_url: str = DEFAULT_REDIS_URL
     product_api_url: str | None = None
     aws_endpoint_url: str | None = None
@@ -54,6 +64,11 @@ class Settings:
     template_path: Path = DEFAULT_TEMPLATE
     web_root: Path | None = ROOT / "web"
     parameters: dict[str, str] = field(default_factory=dict)
+    # "lambda": every function in execution environments of its own (shop_local.lambda_runtime);
+    # "in-process": the old mode, one process calls every handler (kept as a benchmark baseline)
+    runtime: str = "lambda"
+    verbose: bool = False  # the functions' own log lines on the console too
+    function_log: Path = ROOT / ".cache" / "functions.log"
 
     @classmethod
     def from_env(cls, port: int | None = None) -> Settings:
@@ -61,12 +76,15 @@ class Settings:
         parameters = {param: env[name] for name, param in PARAMETER_ENV.items() if env.get(name)}
         return cls(
             port=int(env.get("PORT", "3000")) if port is None else port,
+            standin_port=int(env["STANDIN_PORT"]) if env.get("STANDIN_PORT") else None,
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             product_api_url=env.get("PRODUCT_API_URL") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             admin_password=env.get("SHOP_ADMIN_PASSWORD") or None,
             admin_email=env.get("SHOP_ADMIN_EMAIL") or "admin@example.com",
             parameters=parameters,
+            runtime=env.get("SHOP_LOCAL_RUNTIME") or "lambda",
+            function_log=Path(env.get("SHOP_FUNCTION_LOG") or ROOT / ".cache" / "functions.log"),
         )
 
 
@@ -104,6 +122,21 @@ def _with_address(url: str, host: str, port: int) -> str:
     return urlunsplit((parts.scheme, f"{userinfo}{host}:{port}", parts.path, parts.query, parts.fragment))
 
 
+def _free_port(host: str, port: int) -> int:
+    """`port` if it can be listened on, else 0 (any)."""
+    import socket
+
+    if port == 0:
+        return 0
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
+
+
 class _Server:
     """A werkzeug threaded server in a daemon thread."""
 
@@ -124,6 +157,234 @@ def _json(status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
+class LocalAws:
+    """The AWS the stack and the functions talk to: the embedded moto server, or an outside
+    emulator (`AWS_ENDPOINT_URL`); and the mailbox of what its SES accepted."""
+
+    def __init__(self, endpoint_url: str | None, faults: FaultBook) -> None:
+        self.faults = faults
+        self.url = endpoint_url or ""
+        self.moto: Any = None
+        self.mailbox: Any = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.moto is not None
+
+    def start(self) -> None:
+        # The functions and the stack talk to an emulator only: dummy credentials, one region.
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        if self.url:
+            from shop_local.mail import RemoteMailbox
+
+            self.mailbox = RemoteMailbox(self.url)
+            log.info("AWS: using the emulator at %s", self.url)
+        else:
+            from shop_local.emulator import EmbeddedMoto
+            from shop_local.mail import MotoMailbox
+
+            self.moto = EmbeddedMoto(self.faults).start()
+            self.url = self.moto.url
+            self.mailbox = MotoMailbox("123456789012", REGION)
+            log.info("AWS: embedded moto server at %s", self.url)
+        os.environ["AWS_ENDPOINT_URL"] = self.url
+
+    def note(self) -> str:
+        return f"embedded moto at {self.url}" if self.embedded else self.url
+
+    def emails(self) -> list[dict[str, Any]]:
+        return list(self.mailbox.emails()) if self.mailbox is not None else []
+
+    def stop(self) -> None:
+        if self.moto is not None:
+            self.moto.stop()
+
+
+class LocalRedis:
+    """The Redis the functions use: `REDIS_URL`, or an embedded fakeredis when nothing answers
+    there; always behind a TCP fault proxy (`url` is the proxy's, `target_url` the real one)."""
+
+    def __init__(self, url: str, faults: FaultBook) -> None:
+        self.faults = faults
+        self.target_url = url
+        self.url = url
+        self.note = ""
+        self._fake: Any = None
+        self._proxy: TcpFaultProxy | None = None
+
+    def start(self) -> None:
+        target = self.target_url
+        if not _redis_answers(target):
+            from fakeredis import TcpFakeServer
+
+            self._fake = TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+            self._fake.daemon_threads = True  # never keep the process alive at exit
+            port = self._fake.server_address[1]
+            threading.Thread(target=self._fake.serve_forever, name="fakeredis", daemon=True).start()
+            fallback = _with_address(target, "127.0.0.1", port)
+            self.note = f"embedded fakeredis at {fallback}, because nothing answers at {target}"
+            log.warning(
+                "Redis: nothing answers at %s; using an embedded Redis-compatible server (fakeredis) "
+                "at %s instead. Its data lives in memory and is lost when the stack stops.",
+                target,
+                fallback,
+            )
+            target = fallback
+        self.target_url = target
+        parts = urlsplit(target)
+        self._proxy = TcpFaultProxy((parts.hostname or "127.0.0.1", parts.port or 6379), self.faults).start()
+        self.url = _with_address(target, "127.0.0.1", self._proxy.port)
+
+    def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
+        if self._fake is not None:
+            self._fake.shutdown()
+            self._fake.server_close()
+
+
+class ProductApi:
+    """The product API the functions call: `PRODUCT_API_URL`, or the built-in stand-in."""
+
+    def __init__(self, url: str | None, host: str, port: int) -> None:
+        self.url = url or ""
+        self.note = ""
+        self.host = host
+        self.port = port
+        self.standin: Any = None
+        self._server: _Server | None = None
+
+    def start(self) -> None:
+        if self.url:
+            self.note = self.url
+            return
+        try:
+            from shop_local.standin import make_app
+        except ImportError as exc:
+            log.warning("product API: no stand-in available (%s); set PRODUCT_API_URL", exc)
+            self.url = "http://127.0.0.1:9/api"  # nothing listens there: requests fail fast
+            self.note = "none (no stand-in available, set PRODUCT_API_URL)"
+            return
+        self.standin = make_app()
+        port = _free_port(self.host, self.port)
+        if self.port and not port:
+            log.warning(
+                "product stand-in: port %s is in use, using another one (product image URLs cached "
+                "by an earlier run will not load until their cache entries expire)",
+                self.port,
+            )
+        self._server = _Server("product-standin", self.standin, self.host, port)
+        self.url = f"{self._server.url}/api"
+        self.note = f"stand-in at {self.url}"
+
+    def set_fault(self, mode: str, seconds: float) -> None:
+        from werkzeug.test import Client
+
+        if self.standin is None:
+            raise FaultError("products-api faults need the built-in stand-in (PRODUCT_API_URL is set)")
+        response = Client(self.standin).post("/_standin/faults", json={"mode": mode, "seconds": seconds})
+        if response.status_code != 200:
+            raise FaultError(f"the stand-in refused the fault: {response.get_data(as_text=True)}")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+
+def ensure_admin(template: Template, password: str, email: str) -> None:
+    """The local admin user (`SHOP_ADMIN_PASSWORD`): created, or its password and role reset.
+
+    A local-only step (`shop_local.admin`): it runs in this process with the auth function's code
+    and variables (the tables, the secret), not in an execution environment."""
+    for spec in template.functions().values():
+        if (spec.code_uri / "auth_service.py").is_file():
+            os.environ.update(spec.environment)
+            break
+    try:
+        from shop_local.admin import ensure_admin as ensure
+    except ImportError as exc:
+        log.warning("SHOP_ADMIN_PASSWORD is set but the auth function's code is missing (%s)", exc)
+        return
+    ensure("admin", password, email)
+    log.info("admin user 'admin' is ready")
+
+
+class DevRoutes:
+    """`/_dev/*` and `/openapi.json`: what the stack offers developers and tests next to the API."""
+
+    def __init__(self, stack: DevStack) -> None:
+        self.stack = stack
+        self._openapi: dict[str, Any] | None = None
+
+    def routes(self) -> dict[str, Any]:
+        return {
+            "/_dev/emails": self.emails,
+            "/_dev/faults": self.faults,
+            "/_dev/resources": lambda request: _json(200, self.stack.resources()),
+            "/_dev/health": lambda request: _json(200, {"status": "ok"}),
+            "/_dev/authorizer-cache": self.authorizer_cache,
+            "/openapi.json": self.openapi,
+        }
+
+    def emails(self, request: Request) -> Response:
+        if request.method != "GET":
+            return _json(405, {"message": "GET only", "code": "method_not_allowed"})
+        try:
+            return _json(200, self.stack.emails())
+        except Exception as exc:
+            log.exception("cannot read the emulator's mailbox")
+            return _json(
+                502, {"message": f"cannot read the emulator's mailbox: {exc}", "code": "mailbox_error"}
+            )
+
+    def authorizer_cache(self, request: Request) -> Response:
+        """DELETE forgets every cached authorizer answer (API Gateway keeps them for their TTL)."""
+        if request.method != "DELETE":
+            return _json(405, {"message": "DELETE only", "code": "method_not_allowed"})
+        if self.stack.gateway is not None:
+            self.stack.gateway.cache.clear()
+        return _json(200, {"cleared": True})
+
+    def openapi(self, request: Request) -> Response:
+        from shop_local import openapi
+        from shop_local.builder import BuiltStack
+
+        template = self.stack.template
+        assert template is not None
+        if self._openapi is None:
+            # the document comes from the handlers' code, imported here (not in an environment)
+            docs = BuiltStack(template).in_process_runtime()
+            docs.apply_environment()
+            self._openapi = openapi.build(template, docs)
+        response = _json(200, self._openapi)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    def faults(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.stack.clear_faults()
+        elif request.method == "POST":
+            try:
+                spec = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(spec, dict):
+                    raise FaultError("body must be a JSON object")
+                self.stack.add_fault(spec)
+            except (ValueError, FaultError) as exc:
+                return _json(400, {"message": str(exc), "code": "bad_fault"})
+        elif request.method != "GET":
+            return _json(405, {"message": "GET, POST or DELETE", "code": "method_not_allowed"})
+        return _json(200, {"faults": [fault.as_dict() for fault in self.stack.faults.active()]})
+
+
 class DevStack:
     """Everything `shop dev` runs. `start()` returns when the API answers; `stop()` ends it all."""
 
@@ -131,34 +392,28 @@ class DevStack:
         self.settings = settings
         self.serve_api = serve_api
         self.faults = FaultBook()
-        self.moto: Any = None
-        self.aws_endpoint = settings.aws_endpoint_url or ""
-        self.redis_target_url = settings.redis_url
-        self.redis_url = settings.redis_url  # what the functions use (through the proxy)
-        self.redis_note = ""
-        self.product_api_url = settings.product_api_url or ""
-        self.product_note = ""
+        self.aws = LocalAws(settings.aws_endpoint_url, self.faults)
+        self.redis = LocalRedis(settings.redis_url, self.faults)
+        standin_port = settings.standin_port
+        if standin_port is None:
+            standin_port = settings.port + 1 if settings.port else 0
+        self.products = ProductApi(settings.product_api_url, settings.host, standin_port)
+        self.dev_routes = DevRoutes(self)
         self.template: Template | None = None
-        self.runtime: Any = None
+        self.runtime: LambdaRuntime | Runtime | None = None
         self.gateway: Any = None
         self.url = ""
-        self._fake_redis: Any = None
-        self._redis_proxy: TcpFaultProxy | None = None
-        self._standin: Any = None
-        self._standin_server: _Server | None = None
         self._api_server: _Server | None = None
         self._pollers: list[Any] = []
-        self._mailbox: Any = None
-        self._openapi: dict[str, Any] | None = None
         self._stopped = False
 
     # ------------------------------------------------------------------ start
     def start(self) -> DevStack:
         started = time.perf_counter()
         steps = [
-            self._start_aws,
-            self._start_redis,
-            self._start_product_api,
+            self.aws.start,
+            self.redis.start,
+            self.products.start,
             self._provision,
             self._start_functions,
             self._ensure_admin,
@@ -176,136 +431,76 @@ class DevStack:
         log.info("started in %.1fs", time.perf_counter() - started)
         return self
 
-    def _start_aws(self) -> None:
-        # The functions and the stack talk to an emulator only: dummy credentials, one region.
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            os.environ.pop(name, None)
-        os.environ.update(
-            {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION,
-            }
-        )
-        if self.aws_endpoint:
-            from shop_local.mail import RemoteMailbox
-
-            self._mailbox = RemoteMailbox(self.aws_endpoint)
-            log.info("AWS: using the emulator at %s", self.aws_endpoint)
-        else:
-            from shop_local.emulator import EmbeddedMoto
-            from shop_local.mail import MotoMailbox
-
-            self.moto = EmbeddedMoto(self.faults).start()
-            self.aws_endpoint = self.moto.url
-            self._mailbox = MotoMailbox("123456789012", REGION)
-            log.info("AWS: embedded moto server at %s", self.aws_endpoint)
-        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
-
-    def _start_redis(self) -> None:
-        target = self.settings.redis_url
-        if not _redis_answers(target):
-            from fakeredis import TcpFakeServer
-
-            self._fake_redis = TcpFakeServer(("127.0.0.1", 0), server_type="redis")
-            self._fake_redis.daemon_threads = True  # never keep the process alive at exit
-            port = self._fake_redis.server_address[1]
-            threading.Thread(target=self._fake_redis.serve_forever, name="fakeredis", daemon=True).start()
-            fallback = _with_address(target, "127.0.0.1", port)
-            self.redis_note = f"embedded fakeredis at {fallback}, because nothing answers at {target}"
-            log.warning(
-                "Redis: nothing answers at %s; using an embedded Redis-compatible server (fakeredis) "
-                "at %s instead. Its data lives in memory and is lost when the stack stops.",
-                target,
-                fallback,
-            )
-            target = fallback
-        self.redis_target_url = target
-        parts = urlsplit(target)
-        self._redis_proxy = TcpFaultProxy(
-            (parts.hostname or "127.0.0.1", parts.port or 6379), self.faults
-        ).start()
-        self.redis_url = _with_address(target, "127.0.0.1", self._redis_proxy.port)
-
-    def _start_product_api(self) -> None:
-        if self.product_api_url:
-            self.product_note = self.product_api_url
-            return
-        try:
-            from shop_local.standin import make_app
-        except ImportError as exc:
-            log.warning("product API: no stand-in available (%s); set PRODUCT_API_URL", exc)
-            self.product_api_url = "http://127.0.0.1:9/api"  # nothing listens there: requests fail fast
-            self.product_note = "none (no stand-in available, set PRODUCT_API_URL)"
-            return
-        self._standin = make_app()
-        self._standin_server = _Server("product-standin", self._standin)
-        self.product_api_url = f"{self._standin_server.url}/api"
-        self.product_note = f"stand-in at {self.product_api_url}"
-
     def _provision(self) -> None:
-        from shop_local.provision import Provisioner
+        from shop_local.builder import build
 
-        overrides = {
-            "TracingEnabled": "false",
-            "RedisUrl": self.redis_url,
-            "ProductApiUrl": self.product_api_url,
+        parameters = {
+            "RedisUrl": self.redis.url,
+            "ProductApiUrl": self.products.url,
             **self.settings.parameters,
         }
-        self.template = Template(self.settings.template_path, parameter_overrides=overrides, region=REGION)
-        Provisioner(self.template, endpoint_url=self.aws_endpoint).provision()
+        self.built = build(
+            endpoint_url=self.aws.url, parameters=parameters, path=self.settings.template_path, region=REGION
+        )
+        self.template = self.built.template
 
     def _start_functions(self) -> None:
-        from shop_local.runtime import Runtime
+        if self.settings.runtime == "in-process":
+            runtime = self.built.in_process_runtime()
+            runtime.apply_environment()
+            runtime.load_all()
+            self.runtime = runtime
+            return
+        from shop_local.lambda_runtime import RuntimeSettings
 
-        assert self.template is not None
-        self.runtime = Runtime(self.template)
-        self.runtime.apply_environment()
-        self.runtime.load_all()
+        runtime_settings = RuntimeSettings.from_env(
+            echo_logs=self.settings.verbose, function_log=self.settings.function_log
+        )
+        if not self.serve_api:
+            runtime_settings.max_environments = 1  # `shop invoke`: one environment, as `sam local invoke`
+        self.runtime = self.built.lambda_runtime(runtime_settings)
+        log.info(
+            "functions: AWS's runtime interface client, up to %d environments per function; their logs: %s",
+            runtime_settings.max_environments,
+            self.settings.function_log,
+        )
 
     def _ensure_admin(self) -> None:
-        password = self.settings.admin_password
-        if not password:
-            return
-        try:
-            import auth_service
-        except ImportError as exc:
-            log.warning("SHOP_ADMIN_PASSWORD is set but functions/auth/auth_service.py is missing (%s)", exc)
-            return
-        ensure = getattr(auth_service, "ensure_admin", None)
-        if ensure is None:
-            log.warning("SHOP_ADMIN_PASSWORD is set but auth_service has no ensure_admin()")
-            return
-        ensure("admin", password, self.settings.admin_email)
-        log.info("admin user 'admin' is ready")
+        if self.settings.admin_password:
+            assert self.template is not None
+            ensure_admin(self.template, self.settings.admin_password, self.settings.admin_email)
 
     def _start_gateway(self) -> None:
         from shop_local.gateway import Gateway
 
-        assert self.template is not None
+        assert self.template is not None and self.runtime is not None
         web_root = (
             self.settings.web_root if self.settings.web_root and self.settings.web_root.is_dir() else None
         )
-        self.gateway = Gateway(self.template, self.runtime, web_root=web_root, dev_routes=self._dev_routes())
+        self.gateway = Gateway(
+            self.template, self.runtime, web_root=web_root, dev_routes=self.dev_routes.routes()
+        )
         self._api_server = _Server("api", self.gateway, self.settings.host, self.settings.port)
         self.url = self._api_server.url
 
     def _start_pollers(self) -> None:
         from shop_local.pollers import SqsPoller, StreamPoller
 
-        assert self.template is not None
-        sqs = aws_client("sqs", self.aws_endpoint)
+        assert self.template is not None and self.runtime is not None
+        sqs = aws_client("sqs", self.aws.url)
         streams = None
         for source in self.template.event_sources():
             function = self.runtime[source.function_id]
             if source.kind == "SQS":
                 poller: Any = SqsPoller(source, function, self.template, sqs)
+                poller.concurrency = min(5, getattr(function, "max_environments", 1))
             else:
-                streams = streams or aws_client("dynamodbstreams", self.aws_endpoint)
+                streams = streams or aws_client("dynamodbstreams", self.aws.url)
                 poller = StreamPoller(source, function, self.template, streams, sqs)
-                if self.moto is not None:
-                    poller.forget_iterator = self.moto.forget_shard_iterator(self.template.account_id, REGION)
+                if self.aws.embedded:
+                    poller.forget_iterator = self.aws.moto.forget_shard_iterator(
+                        self.template.account_id, REGION
+                    )
             if function.available:
                 poller.start()
                 self._pollers.append(poller)
@@ -314,96 +509,27 @@ class DevStack:
                     "%s is not available: %s is not polled", source.function_id, source.source_logical_id
                 )
 
-    # ------------------------------------------------------------------ dev routes
-    def _dev_routes(self) -> dict[str, Any]:
-        return {
-            "/_dev/emails": self._route_emails,
-            "/_dev/faults": self._route_faults,
-            "/_dev/resources": self._route_resources,
-            "/_dev/health": lambda request: _json(200, {"status": "ok"}),
-            "/_dev/authorizer-cache": self._route_authorizer_cache,
-            "/openapi.json": self._route_openapi,
-        }
-
-    def _route_emails(self, request: Request) -> Response:
-        if request.method != "GET":
-            return _json(405, {"message": "GET only", "code": "method_not_allowed"})
-        try:
-            return _json(200, self.emails())
-        except Exception as exc:
-            log.exception("cannot read the emulator's mailbox")
-            return _json(
-                502, {"message": f"cannot read the emulator's mailbox: {exc}", "code": "mailbox_error"}
-            )
-
-    def _route_authorizer_cache(self, request: Request) -> Response:
-        """DELETE forgets every cached authorizer answer (API Gateway keeps them for their TTL)."""
-        if request.method != "DELETE":
-            return _json(405, {"message": "DELETE only", "code": "method_not_allowed"})
-        if self.gateway is not None:
-            self.gateway.cache.clear()
-        return _json(200, {"cleared": True})
-
-    def _route_resources(self, request: Request) -> Response:
-        return _json(200, self.resources())
-
-    def _route_openapi(self, request: Request) -> Response:
-        from shop_local import openapi
-
-        assert self.template is not None
-        if self._openapi is None:
-            self._openapi = openapi.build(self.template, self.runtime)
-        response = _json(200, self._openapi)
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        return response
-
-    def _route_faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.clear_faults()
-        elif request.method == "POST":
-            try:
-                spec = json.loads(request.get_data(as_text=True) or "{}")
-                if not isinstance(spec, dict):
-                    raise FaultError("body must be a JSON object")
-                self.add_fault(spec)
-            except (ValueError, FaultError) as exc:
-                return _json(400, {"message": str(exc), "code": "bad_fault"})
-        elif request.method != "GET":
-            return _json(405, {"message": "GET, POST or DELETE", "code": "method_not_allowed"})
-        return _json(200, {"faults": [fault.as_dict() for fault in self.faults.active()]})
-
     # ------------------------------------------------------------------ what the dev routes do
     def emails(self) -> list[dict[str, Any]]:
-        return list(self._mailbox.emails()) if self._mailbox is not None else []
+        return self.aws.emails()
 
     def add_fault(self, spec: dict[str, Any]) -> None:
         fault = parse_fault(spec)
         if fault.service == "products-api":
-            if self._standin is None:
-                raise FaultError("products-api faults need the built-in stand-in (PRODUCT_API_URL is set)")
             if fault.times is not None:
                 raise FaultError("products-api faults last until cleared (no 'times')")
-            self._standin_faults({"mode": fault.mode, "seconds": fault.seconds})
+            self.products.set_fault(fault.mode, fault.seconds)
         elif fault.service in ("sns", "ses", "sqs", "dynamodb", "secretsmanager", "sts", "lambda") and (
-            self.moto is None
+            not self.aws.embedded
         ):
             raise FaultError("AWS faults need the embedded emulator (AWS_ENDPOINT_URL is set)")
         self.faults.add(fault)
 
     def clear_faults(self) -> None:
+        # a fault may have made the authorizer fail; its successes stay cached, as in AWS
         self.faults.clear()
-        if self._standin is not None:
-            self._standin_faults({"mode": "ok", "seconds": 0})
-        if self.gateway is not None:
-            # a fault may have made the authorizer fail; its successes stay cached, as in AWS
-            pass
-
-    def _standin_faults(self, body: dict[str, Any]) -> None:
-        from werkzeug.test import Client
-
-        response = Client(self._standin).post("/_standin/faults", json=body)
-        if response.status_code != 200:
-            raise FaultError(f"the stand-in refused the fault: {response.get_data(as_text=True)}")
+        if self.products.standin is not None:
+            self.products.set_fault("ok", 0)
 
     def resources(self) -> dict[str, Any]:
         template = self.template
@@ -425,7 +551,7 @@ class DevStack:
             topics[name] = {"arn": template.physical(name).get("TopicArn")}
         for name in template.resources_of("AWS::SecretsManager::Secret"):
             secrets[name] = {"arn": template.physical(name).get("Ref")}
-        functions = {}
+        functions: dict[str, Any] = {}
         if self.runtime is not None:
             for function_id, function in self.runtime.functions.items():
                 functions[function_id] = {
@@ -434,15 +560,17 @@ class DevStack:
                     "handler": function.spec.handler,
                     "available": function.available,
                 }
+                if hasattr(function, "environments"):
+                    functions[function_id]["environments"] = function.environments()
         return {
             "api_url": self.url,
-            "aws_endpoint": self.aws_endpoint,
-            "aws_embedded": self.moto is not None,
+            "aws_endpoint": self.aws.url,
+            "aws_embedded": self.aws.embedded,
             "region": REGION,
-            "redis_url": self.redis_target_url,
-            "functions_redis_url": self.redis_url,
-            "product_api_url": self.product_api_url,
-            "product_api_standin": self._standin is not None,
+            "redis_url": self.redis.target_url,
+            "functions_redis_url": self.redis.url,
+            "product_api_url": self.products.url,
+            "product_api_standin": self.products.standin is not None,
             "tables": tables,
             "queues": queues,
             "topics": topics,
@@ -451,12 +579,18 @@ class DevStack:
         }
 
     def ready_line(self) -> str:
-        aws = f"embedded moto at {self.aws_endpoint}" if self.moto is not None else self.aws_endpoint
-        redis_note = self.redis_note or self.redis_target_url
+        redis_note = self.redis.note or self.redis.target_url
         return (
             f"Shop running at {self.url} "
-            f"(AWS emulator: {aws}, Redis: {redis_note}, product API: {self.product_note})"
+            f"(AWS emulator: {self.aws.note()}, Redis: {redis_note}, product API: {self.products.note}, "
+            f"functions: {self._functions_note()})"
         )
+
+    def _functions_note(self) -> str:
+        if self.settings.runtime == "in-process":
+            return "in this process"
+        suffix = "" if self.settings.verbose else "; --verbose shows them here too"
+        return f"Lambda runtime interface client, logs in {self.settings.function_log}{suffix}"
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
@@ -466,10 +600,10 @@ class DevStack:
         steps = [
             ("api", self._api_server.stop if self._api_server else None),
             ("pollers", self._stop_pollers),
-            ("stand-in", self._standin_server.stop if self._standin_server else None),
-            ("redis proxy", self._redis_proxy.stop if self._redis_proxy else None),
-            ("fakeredis", self._stop_fake_redis if self._fake_redis else None),
-            ("moto", self.moto.stop if self.moto is not None else None),
+            ("functions", getattr(self.runtime, "stop", None)),
+            ("stand-in", self.products.stop),
+            ("redis", self.redis.stop),
+            ("aws", self.aws.stop),
         ]
         for name, step in steps:
             if step is None:
@@ -484,10 +618,6 @@ class DevStack:
             poller.stop()
         for poller in self._pollers:
             poller.join(timeout=10)
-
-    def _stop_fake_redis(self) -> None:
-        self._fake_redis.shutdown()
-        self._fake_redis.server_close()
 
 
 def configure_logging(level: int = logging.INFO) -> None:

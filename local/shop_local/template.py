@@ -307,6 +307,20 @@ class Template:
             )
         return specs
 
+    def function_layers(self, spec: FunctionSpec) -> list[Path]:
+        """The folders of the template's own layers the function uses (`ContentUri`), in order."""
+        layers = spec.properties.get("Layers", self.function_globals().get("Layers")) or []
+        folders = []
+        for layer in layers:
+            name = layer.get("Ref") if isinstance(layer, dict) else None
+            resource = self.resources.get(name or "") or {}
+            if resource.get("Type") != "AWS::Serverless::LayerVersion":
+                continue  # a published layer's ARN: nothing local to mount
+            content = (resource.get("Properties") or {}).get("ContentUri")
+            if content:
+                folders.append((self.root / str(content)).resolve())
+        return folders
+
     def _events(self, function_id: str) -> dict[str, dict[str, Any]]:
         props = self.resources[function_id].get("Properties") or {}
         return props.get("Events") or {}

@@ -41,9 +41,13 @@ What a `ShopStack` offers:
 - `forget_authorizations()`: the gateway caches an authorizer's answer per token for 300 s, as
   API Gateway does; call this to make the next request run the authorizer again.
 - `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far: its request and
-  invocation log and the functions' own logs), `stop()`, then `exit_code` (0 = clean shutdown).
+  invocation log and the functions' own logs: the stack runs with `--verbose`), `stop()`, then
+  `exit_code` (0 = clean shutdown).
 - Another stack (other settings, e.g. `env={"ORDER_RATE_LIMIT": "2/60"}`) costs a few seconds:
   `with ShopStack(redis_url=redis_url, env={...}) as other: ...`.
+
+The functions run as the stack runs them for `make run`: in execution environments of AWS's runtime
+interface client (`shop_local.lambda_runtime`), several per function under concurrent requests.
 
 The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
 its parent (PR_SET_PDEATHSIG).
@@ -193,6 +197,12 @@ class ShopStack:
         self.stop()
 
     def start(self) -> ShopStack:
+        from shop_local.builder import load
+        from shop_local.lambda_runtime import prepare_packages
+
+        # the environments' layer and runtime folders: installed once (pip) on a fresh clone,
+        # here rather than inside the stack's start-up timeout
+        prepare_packages(load())
         env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env.update(
             {
@@ -203,7 +213,7 @@ class ShopStack:
         )
         env.update(self.extra_env)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "shop_local.cli", "dev", "--port", "0"],
+            [sys.executable, "-m", "shop_local.cli", "dev", "--port", "0", "--verbose"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

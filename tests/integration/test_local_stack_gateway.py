@@ -1,16 +1,17 @@
 """The local gateway behaves like API Gateway (REST, Lambda proxy, TOKEN authorizer).
 
 Driven in-process with werkzeug's test client over a small template of our own, whose functions
-are real Lambda handlers written for the test: one echoes the proxy event it got, one is a TOKEN
-authorizer whose answer depends on the token.
+are real Lambda handlers written for the test, run by the local Lambda runtime (execution
+environments of AWS's runtime interface client): one echoes the proxy event it got, one is a
+TOKEN authorizer whose answer depends on the token (it notes each call in a file, since it runs
+in a process of its own).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from werkzeug.test import Client
 
 from shop_local.gateway import Gateway
+from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
 from shop_local.runtime import EnvironmentConflict, Runtime
 from shop_local.template import Template
 
@@ -46,10 +48,12 @@ def handler(event, context):
 """
 
 TOKEN = """
-CALLS = []
+import json
+import os
 
 def handler(event, context):
-    CALLS.append(event)
+    with open(os.environ["CALLS_FILE"], "a") as calls:
+        calls.write(json.dumps(event) + "\\n")
     token = event["authorizationToken"]
     if token == "bad":
         raise Exception("Unauthorized")
@@ -169,22 +173,28 @@ Resources:
 
 
 @pytest.fixture(scope="module")
-def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gateway_functions")
     (folder / "lsg_echo.py").write_text(textwrap.dedent(ECHO))
     (folder / "lsg_token.py").write_text(textwrap.dedent(TOKEN))
     (folder / "template.yaml").write_text(TEMPLATE)
-    sys.path.insert(0, str(folder))
-    yield folder
-    sys.path.remove(str(folder))
-    for name in ("lsg_echo", "lsg_token"):
-        sys.modules.pop(name, None)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runtime(code_dir: Path) -> Iterator[LambdaRuntime]:
+    """One runtime for the module (its environments stay warm from test to test)."""
+    template = Template(code_dir / "template.yaml")
+    prepare_packages(template)
+    settings = RuntimeSettings(function_log=code_dir / "functions.log")
+    running = LambdaRuntime(template, settings, extra_variables={"CALLS_FILE": str(code_dir / "calls.jsonl")})
+    yield running
+    running.stop()
 
 
 @pytest.fixture
-def gateway(code_dir: Path) -> Gateway:
-    template = Template(code_dir / "template.yaml")
-    return Gateway(template, Runtime(template), stage="test")
+def gateway(runtime: LambdaRuntime) -> Gateway:
+    return Gateway(runtime.template, runtime, stage="test")  # a fresh authorizer cache
 
 
 @pytest.fixture
@@ -192,10 +202,14 @@ def client(gateway: Gateway) -> Client:
     return Client(gateway)
 
 
-def authorizer_calls() -> list[dict[str, Any]]:
-    import lsg_token
+@pytest.fixture
+def authorizer_calls(code_dir: Path) -> Callable[[], list[dict[str, Any]]]:
+    def calls() -> list[dict[str, Any]]:
+        path = code_dir / "calls.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
 
-    return lsg_token.CALLS  # type: ignore[no-any-return]
+    return calls
 
 
 def echoed(response: Any) -> dict[str, Any]:
@@ -252,7 +266,9 @@ def test_the_most_literal_resource_wins(client: Client) -> None:
     assert echoed(client.get("/public/other"))["event"]["resource"] == "/public/{item_id}"
 
 
-def test_no_authorization_header_is_401_without_calling_the_authorizer(client: Client) -> None:
+def test_no_authorization_header_is_401_without_calling_the_authorizer(
+    client: Client, authorizer_calls: Callable[[], list[dict[str, Any]]]
+) -> None:
     before = len(authorizer_calls())
     response = client.get("/private/1")
     assert response.status_code == 401
@@ -280,7 +296,9 @@ def test_an_allow_passes_the_context_stringified_with_the_principal(client: Clie
     assert event["headers"]["Authorization"] == "good"  # passed on, as API Gateway does
 
 
-def test_the_authorizer_is_called_with_the_token_event(client: Client) -> None:
+def test_the_authorizer_is_called_with_the_token_event(
+    client: Client, authorizer_calls: Callable[[], list[dict[str, Any]]]
+) -> None:
     before = len(authorizer_calls())
     client.get("/private/8", headers={"Authorization": "fresh-token"})
     (call,) = authorizer_calls()[before:]
@@ -289,7 +307,9 @@ def test_the_authorizer_is_called_with_the_token_event(client: Client) -> None:
     assert call["methodArn"].endswith(":local/test/GET/private/8")
 
 
-def test_a_policy_is_cached_per_token_and_checked_against_each_route(client: Client) -> None:
+def test_a_policy_is_cached_per_token_and_checked_against_each_route(
+    client: Client, authorizer_calls: Callable[[], list[dict[str, Any]]]
+) -> None:
     before = len(authorizer_calls())
     assert client.get("/private/1", headers={"Authorization": "narrow"}).status_code == 200
     assert client.get("/private/1", headers={"Authorization": "narrow"}).status_code == 200

@@ -1,4 +1,4 @@
-"""Races, against the running local stack's data (its emulator and Redis): exactly one winner.
+"""Races, through the running local stack's gateway: exactly one winner.
 
 - 20 simultaneous registrations of one username → exactly one 201 (the rest 409), and the
   account that exists is the winner's, whole.
@@ -6,27 +6,18 @@
   the order ends in the winner's status and only the winner's e-mail is sent.
 - 20 simultaneous orders with one `Idempotency-Key` → one order, one e-mail, one rate-limit slot.
 
-The local stack runs one container per function (its invocations are serialised, like one Lambda
-container), so requests sent through its gateway never truly overlap inside a function. The races
-therefore run in "containers" of their own: a helper process imports the function's handler with
-the stack's environment and forks one child per request; the children wait at a barrier and then
-invoke the handler at the same moment with the API Gateway event the stack would send, against the
-stack's emulator and Redis, as concurrent Lambda containers would. Everything else (setup, checks,
-e-mails) goes through the stack's HTTP API.
+The local stack runs each function in several execution environments at once (processes of AWS's
+runtime interface client, up to four per function by default), so requests sent together through
+its gateway really overlap inside the function, as concurrent Lambda invocations do.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+import threading
 import uuid
-from pathlib import Path
 from typing import Any
 
-from shop_local.template import Template
-from shop_local.testing import ShopStack, proxy_event
+from shop_local.testing import ShopStack
 
 ADDRESS = {
     "street": "9 Race Rd",
@@ -36,104 +27,35 @@ ADDRESS = {
     "country": "US",
 }
 
-# Runs in a fresh interpreter (no threads yet, so forking is safe): import the handler once, fork
-# one child per event, release them together, collect (index, status, body) in a result file.
-CONTAINERS = r"""
-import importlib, json, multiprocessing, sys
 
-from shop_local.runtime import lambda_context
-from shop_local.template import Template
+def race(stack: ShopStack, requests: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """Send every request (`method`, `path`, `token`, `json`, `headers`) at the same moment, each
+    from a thread of its own; (status, parsed body) per request, in order."""
+    results: list[tuple[int, Any]] = [(0, None)] * len(requests)
+    start = threading.Barrier(len(requests))
 
-spec = json.load(sys.stdin)
-handler = getattr(importlib.import_module(spec["module"]), "lambda_handler")
-template = Template()  # read once, before the fork
-
-
-ctx = multiprocessing.get_context("fork")
-barrier = ctx.Barrier(len(spec["events"]))
-results = ctx.SimpleQueue()
-
-
-def run(index, event):
-    context = lambda_context(spec["function"], template)
-    barrier.wait(timeout=60)
-    try:
-        reply = handler(event, context)
-        results.put((index, reply["statusCode"], reply.get("body")))
-    except Exception as exc:  # a crash is a result too: the test shows it
-        results.put((index, 0, repr(exc)))
-
-
-children = [ctx.Process(target=run, args=(i, event)) for i, event in enumerate(spec["events"])]
-for child in children:
-    child.start()
-collected = sorted(results.get() for _ in children)
-for child in children:
-    child.join()
-with open(spec["out"], "w") as handle:
-    json.dump(collected, handle)
-"""
-
-
-def stack_environment(stack: ShopStack) -> dict[str, str]:
-    """What a function of the running stack sees: the template's environment with the stack's
-    physical ids, its emulator, Redis and product API."""
-    template = Template(parameter_overrides={"TracingEnabled": "false"})
-    resources = stack.resources()
-    for name, table in resources["tables"].items():
-        template.set_physical(name, Ref=table["name"], Arn=table["arn"])
-    for name, topic in resources["topics"].items():
-        template.set_physical(name, Ref=topic["arn"], TopicArn=topic["arn"])
-    for name, queue in resources["queues"].items():
-        template.set_physical(name, Ref=queue["url"], Arn=queue["arn"], QueueName=queue["name"])
-    for name, secret in resources["secrets"].items():
-        template.set_physical(name, Ref=secret["arn"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    for spec in template.functions().values():
-        env.update(spec.environment)
-    env.update(
-        AWS_ENDPOINT_URL=stack.aws_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        REDIS_URL=resources["functions_redis_url"],
-        PRODUCT_API_URL=stack.product_api_url,
-    )
-    return env
-
-
-def race(
-    stack: ShopStack, tmp_path: Path, function_id: str, events: list[dict[str, Any]]
-) -> list[tuple[int, Any]]:
-    """Invoke `function_id` with every event at the same moment, each in a container of its own;
-    (status, parsed body) per event, in order."""
-    spec = Template().functions()[function_id]
-    out = tmp_path / f"race-{uuid.uuid4().hex}.json"
-    payload = {"module": spec.module, "function": function_id, "events": events, "out": str(out)}
-    log = tmp_path / "race.log"
-    with log.open("ab") as handle:
-        subprocess.run(
-            [sys.executable, "-c", CONTAINERS],
-            input=json.dumps(payload).encode(),
-            env=stack_environment(stack),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=180,
-            check=True,
+    def send(index: int, request: dict[str, Any]) -> None:
+        start.wait(timeout=60)
+        reply = stack.request(
+            request["method"],
+            request["path"],
+            token=request.get("token"),
+            json=request.get("json"),
+            headers=request.get("headers"),
+            timeout=60,
         )
-    results = []
-    for _index, status, body in json.loads(out.read_text()):
         try:
-            parsed = json.loads(body) if body else None
+            body = reply.json()
         except ValueError:
-            parsed = body
-        results.append((status, parsed))
+            body = reply.text
+        results[index] = (reply.status_code, body)
+
+    threads = [threading.Thread(target=send, args=(n, request)) for n, request in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
     return results
-
-
-def caller_of(who: dict[str, Any], role: str = "customer") -> dict[str, str]:
-    user = who["user"]
-    return {"user_id": user["id"], "username": user["username"], "email": user["email"], "role": role}
 
 
 def make_admin(stack: ShopStack) -> dict[str, Any]:
@@ -158,9 +80,7 @@ def subjects_to(stack: ShopStack, address: str) -> list[str]:
 # ---------------------------------------------------------------------------------------- tests
 
 
-def test_twenty_simultaneous_registrations_of_one_username_make_one_account(
-    stack: ShopStack, tmp_path: Path
-) -> None:
+def test_twenty_simultaneous_registrations_of_one_username_make_one_account(stack: ShopStack) -> None:
     username = f"race_{uuid.uuid4().hex[:10]}"
     bodies = [
         {
@@ -172,9 +92,7 @@ def test_twenty_simultaneous_registrations_of_one_username_make_one_account(
         }
         for n in range(20)
     ]
-    events = [proxy_event("POST", "/auth/register", body=body) for body in bodies]
-
-    results = race(stack, tmp_path, "AuthFunction", events)
+    results = race(stack, [{"method": "POST", "path": "/auth/register", "json": body} for body in bodies])
 
     statuses = [status for status, _ in results]
     assert sorted(statuses) == [201] + [409] * 19, results
@@ -192,14 +110,10 @@ def test_twenty_simultaneous_registrations_of_one_username_make_one_account(
     assert again.status_code == 201, again.text
 
 
-def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent(
-    stack: ShopStack, tmp_path: Path
-) -> None:
+def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent(stack: ShopStack) -> None:
     buyer = stack.new_shopper(ADDRESS)
     first_admin = stack.admin_token()
-    me = stack.post("/auth/verify-token", token=first_admin).json()
-    admin_a = {"user_id": me["user_id"], "username": me["username"], "email": me["email"], "role": "admin"}
-    admin_b = caller_of(make_admin(stack), role="admin")
+    second_admin = make_admin(stack)["token"]
 
     orders = []
     for product_id in (10, 11, 12):  # three races (the customer's three orders in the window)
@@ -213,20 +127,19 @@ def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent
         orders.append(order)
 
     # From `confirmed`, both `shipped` and `cancelled` are allowed, but not one after the other.
-    events = []
+    requests = []
     for order in orders:
-        for caller, status in ((admin_a, "shipped"), (admin_b, "cancelled")):
-            events.append(
-                proxy_event(
-                    "PUT",
-                    "/orders/{order_id}/status",
-                    path_params={"order_id": order["id"]},
-                    body={"status": status},
-                    authorizer=caller,
-                )
+        for token, status in ((first_admin, "shipped"), (second_admin, "cancelled")):
+            requests.append(
+                {
+                    "method": "PUT",
+                    "path": f"/orders/{order['id']}/status",
+                    "token": token,
+                    "json": {"status": status},
+                }
             )
 
-    results = race(stack, tmp_path, "OrdersFunction", events)
+    results = race(stack, requests)
 
     expected_subjects = []
     for n, order in enumerate(orders):
@@ -247,21 +160,20 @@ def test_two_admins_racing_one_status_change_one_wins_and_only_its_email_is_sent
     assert subjects_to(stack, buyer["email"]) == sorted(expected_subjects)
 
 
-def test_twenty_simultaneous_orders_with_one_idempotency_key_make_one_order(
-    stack: ShopStack, tmp_path: Path
-) -> None:
+def test_twenty_simultaneous_orders_with_one_idempotency_key_make_one_order(stack: ShopStack) -> None:
     buyer = stack.new_shopper(ADDRESS)
     assert stack.get("/products/13").status_code == 200  # cached, as after a product page view
     body = {"items": [{"product_id": 13, "quantity": 2}], "shipping_address_id": buyer["address_id"]}
     key = f"race-{uuid.uuid4()}"
-    events = [
-        proxy_event(
-            "POST", "/orders", body=body, authorizer=caller_of(buyer), headers={"Idempotency-Key": key}
-        )
-        for _ in range(20)
-    ]
+    request = {
+        "method": "POST",
+        "path": "/orders",
+        "token": buyer["token"],
+        "json": body,
+        "headers": {"Idempotency-Key": key},
+    }
 
-    results = race(stack, tmp_path, "OrdersFunction", events)
+    results = race(stack, [request] * 20)
 
     statuses = [status for status, _ in results]
     assert set(statuses) <= {201, 409}, results  # 409: "still being processed, retry"

@@ -17,7 +17,7 @@ import redis
 
 import auth_api
 import auth_authorizer
-import auth_service
+from shop_local.admin import ensure_admin
 from shop_local.runtime import lambda_context
 from shop_local.testing import proxy_event
 from shop_shared.config import get_settings
@@ -136,7 +136,7 @@ def stack(aws: object, redis_conn: redis.Redis) -> redis.Redis:
 
 @pytest.fixture
 def admin(stack: redis.Redis) -> dict[str, Any]:
-    auth_service.ensure_admin("admin", "admin-password-123", "admin@example.com")
+    ensure_admin("admin", "admin-password-123", "admin@example.com")
     reply = login("admin", "admin-password-123")
     assert reply.status == 200
     context = authorizer_context(reply.json["access_token"])

@@ -1,6 +1,6 @@
 """The auth domain functions where the HTTP layer adds nothing: racing registrations (Lambda runs
 them in separate containers, so threads calling the domain function are the faithful model) and
-`ensure_admin`, which the local stack calls directly."""
+`ensure_admin` (`shop_local.admin`), which the local stack calls directly."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import redis
 
 import auth_service
+from shop_local.admin import ensure_admin
 from shop_shared.errors import Conflict, Unauthorized
 from shop_shared.models import RegisterRequest
 from shop_shared.tokens import decode_token, jwt_secret
@@ -75,11 +76,11 @@ def test_two_racing_registrations_of_one_email_make_one_user(aws: object) -> Non
 def test_ensure_admin_creates_the_admin_once_and_resets_its_password(
     aws: object, redis_conn: redis.Redis
 ) -> None:
-    auth_service.ensure_admin("admin", "first-password", "admin@example.com")
+    ensure_admin("admin", "first-password", "admin@example.com")
     claims = decode_token(auth_service.login("admin", "first-password").access_token, jwt_secret())
     assert claims.role == "admin"
 
-    auth_service.ensure_admin("admin", "second-password", "admin@example.com")
+    ensure_admin("admin", "second-password", "admin@example.com")
     with pytest.raises(Unauthorized):
         auth_service.login("admin", "first-password")
     again = decode_token(auth_service.login("admin", "second-password").access_token, jwt_secret())
@@ -89,7 +90,7 @@ def test_ensure_admin_creates_the_admin_once_and_resets_its_password(
 def test_ensure_admin_promotes_an_existing_user(aws: object, redis_conn: redis.Redis) -> None:
     name = f"boss_{uuid.uuid4().hex[:8]}"
     user = auth_service.register(request(name, f"{name}@example.com"))
-    auth_service.ensure_admin(name, "new-admin-password", "ignored@example.com")
+    ensure_admin(name, "new-admin-password", "ignored@example.com")
     claims = decode_token(auth_service.login(name, "new-admin-password").access_token, jwt_secret())
     assert (claims.user_id, claims.role) == (user.id, "admin")
 
@@ -98,13 +99,13 @@ def test_ensure_admin_refuses_an_email_of_another_user(aws: object) -> None:
     name = f"owner_{uuid.uuid4().hex[:8]}"
     auth_service.register(request(name, f"{name}@example.com"))
     with pytest.raises(Conflict) as raised:
-        auth_service.ensure_admin("admin", "admin-password", f"{name.upper()}@EXAMPLE.com")
+        ensure_admin("admin", "admin-password", f"{name.upper()}@EXAMPLE.com")
     assert raised.value.code == "email_taken"
 
 
 def test_ensure_admin_validates_the_password(aws: object) -> None:
     with pytest.raises(ValueError):
-        auth_service.ensure_admin("admin", "short", "admin@example.com")
+        ensure_admin("admin", "short", "admin@example.com")
 
 
 def test_login_upgrades_a_weaker_password_hash(aws: object, redis_conn: redis.Redis) -> None:

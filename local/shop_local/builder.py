@@ -1,0 +1,89 @@
+"""Template → provisioned resources → the functions' runtime: the one way every local stack is built.
+
+The dev stack (`shop dev`), the tests' in-process AWS (`tests/conftest.py`), the benchmarks
+(`bench/common.py`) and the tests that build a stack of their own all come through here, so the
+template is read, its parameters set and its resources created the same way everywhere.
+
+- `build(...)` reads the template with the local parameters (tracing off, plus overrides),
+  creates its resources on the emulator (`endpoint_url`, or moto's in-process mock when None)
+  and returns a `BuiltStack`.
+- `BuiltStack.function_environment(...)`: the variables a function gets from the template (one
+  function's, or the union of all for code that calls handlers in one process: unit tests,
+  benchmarks' baselines).
+- `BuiltStack.lambda_runtime(...)`: execution environments of AWS's runtime interface client for
+  every function (`shop_local.lambda_runtime`); `BuiltStack.in_process_runtime()`: the old
+  in-process runtime (`shop_local.runtime`), kept for the benchmarks' baseline and tools that
+  import the handlers (the OpenAPI document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shop_local.template import DEFAULT_TEMPLATE, Template
+
+if TYPE_CHECKING:
+    from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings
+    from shop_local.runtime import Runtime
+
+REGION = "us-east-1"
+# What every local stack sets: X-Ray has nothing to send to locally.
+LOCAL_PARAMETERS = {"TracingEnabled": "false"}
+
+
+@dataclass
+class BuiltStack:
+    template: Template
+    endpoint_url: str | None = None
+
+    def function_environment(self, function_id: str | None = None) -> dict[str, str]:
+        """One function's variables from the template, or (None) every function's together."""
+        functions = self.template.functions()
+        if function_id is not None:
+            return dict(functions[function_id].environment)
+        merged: dict[str, str] = {}
+        for spec in functions.values():
+            merged.update(spec.environment)
+        return merged
+
+    def lambda_runtime(
+        self, settings: RuntimeSettings | None = None, extra_variables: dict[str, str] | None = None
+    ) -> LambdaRuntime:
+        from shop_local.lambda_runtime import LambdaRuntime
+
+        variables = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        if self.endpoint_url:
+            variables["AWS_ENDPOINT_URL"] = self.endpoint_url
+        variables.update(extra_variables or {})
+        return LambdaRuntime(self.template, settings, extra_variables=variables)
+
+    def in_process_runtime(self) -> Runtime:
+        from shop_local.runtime import Runtime
+
+        return Runtime(self.template)
+
+
+def load(
+    parameters: dict[str, str] | None = None, *, path: Path = DEFAULT_TEMPLATE, region: str = REGION
+) -> Template:
+    """The template with the local stack's parameters (nothing created)."""
+    return Template(path, parameter_overrides={**LOCAL_PARAMETERS, **(parameters or {})}, region=region)
+
+
+def build(
+    *,
+    endpoint_url: str | None = None,
+    parameters: dict[str, str] | None = None,
+    session: Any = None,
+    path: Path = DEFAULT_TEMPLATE,
+    region: str = REGION,
+) -> BuiltStack:
+    """Read the template and create its resources on the emulator at `endpoint_url` (or wherever
+    boto3 points: moto's in-process mock in the unit tests)."""
+    from shop_local.provision import Provisioner
+
+    template = load(parameters, path=path, region=region)
+    Provisioner(template, session=session, endpoint_url=endpoint_url).provision()
+    return BuiltStack(template, endpoint_url)

@@ -1,0 +1,10 @@
+"""Takes 1.5 s to import (a heavy init) and answers with the time its invocation has left."""
+
+import json
+import time
+
+time.sleep(1.5)
+
+
+def lambda_handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"remaining_ms": context.get_remaining_time_in_millis()})}

@@ -1,0 +1,47 @@
+"""What the functions may import: the layer's pins, never the local stack's packages."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from shop_local.lambda_runtime import AWSLAMBDARIC
+from shop_local.template import ROOT, Template
+
+LOCAL_ONLY = {"moto", "werkzeug", "pyyaml", "fakeredis", "awslambdaric"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[=<>~! ]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _project() -> dict[str, object]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]  # type: ignore[no-any-return]
+
+
+def test_the_local_stacks_packages_are_neither_runtime_dependencies_nor_in_the_layer() -> None:
+    project = _project()
+    runtime = {_name(item) for item in project["dependencies"]}  # type: ignore[attr-defined]
+    # the layer's lock: one `name==version \` line per package (then its hashes), transitive ones too
+    layer = {
+        _name(line)
+        for line in (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
+        if re.match(r"[A-Za-z0-9]", line)
+    }
+    local = {_name(item) for item in project["optional-dependencies"]["local"]}  # type: ignore[index]
+
+    assert runtime & LOCAL_ONLY == set()
+    assert layer & LOCAL_ONLY == set()
+    assert local >= LOCAL_ONLY
+    assert runtime <= layer  # every runtime dependency is in the layer the functions get on AWS
+
+
+def test_the_environments_runtime_interface_client_has_the_projects_pin() -> None:
+    local = _project()["optional-dependencies"]["local"]  # type: ignore[index]
+    assert AWSLAMBDARIC in local
+
+
+def test_every_function_gets_the_shared_layers_folder() -> None:
+    template = Template()
+    for spec in template.functions().values():
+        assert template.function_layers(spec) == [ROOT / "layers" / "shared"], spec.logical_id
