@@ -4,9 +4,10 @@ The HTTP handler (`orders_api`) parses and authorises; everything here takes pla
 verified `Caller`, so it can be tested without API Gateway. Events are not published here: they
 leave through the table's stream (`orders_publisher`), so a saved order always gets its event.
 
-Creating an order costs three DynamoDB calls (one BatchGetItem for the profile and the address,
-one UpdateItem ADD for the order number, one conditional PutItem for the whole order), one Redis
-script for the rate limit and one products lookup (one Redis round trip, upstream only for misses).
+Creating an order costs two DynamoDB calls (one BatchGetItem for the profile and the address, one
+conditional PutItem for the whole order) plus, for one order in `order_numbers.BLOCK_SIZE`, the
+UpdateItem ADD that reserves the environment's next block of order numbers; one Redis script for the
+rate limit and one products lookup (one Redis round trip, upstream only for misses).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
@@ -25,6 +27,7 @@ from boto3.dynamodb.conditions import ConditionBase, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+import order_numbers
 import orders_rate_limit
 import orders_rules
 from shop_shared import aws, keys
@@ -176,16 +179,28 @@ def load_customer_and_address(user_id: str, address_id: str) -> tuple[Customer, 
     return customer, shipping
 
 
-def next_order_number(year: int) -> str:
-    """`ORD-{year}-{6 digits}` from the year's atomic counter: unique and increasing."""
+def reserve_order_numbers(year: int, count: int) -> int:
+    """Add `count` to the year's counter in one write; the new value is the block's last number."""
     response = _orders_table().update_item(
         Key=keys.order_counter_key(year),
-        UpdateExpression="ADD #value :one",
+        UpdateExpression="ADD #value :count",
         ExpressionAttributeNames={"#value": "value"},
-        ExpressionAttributeValues={":one": 1},
+        ExpressionAttributeValues={":count": count},
         ReturnValues="UPDATED_NEW",
     )
-    return f"ORD-{year}-{int(response['Attributes']['value']):06d}"
+    return int(response["Attributes"]["value"])
+
+
+@cache
+def _number_blocks() -> order_numbers.NumberBlocks:
+    """This environment's block of order numbers (kept while the environment is warm)."""
+    return order_numbers.NumberBlocks(reserve_order_numbers)
+
+
+def next_order_number(year: int) -> str:
+    """`ORD-{year}-{6 digits}`: unique, increasing within this environment, roughly increasing
+    across environments (see order_numbers)."""
+    return order_numbers.format_order_number(year, _number_blocks().take(year))
 
 
 def order_item(order: Order, customer: Customer) -> dict[str, Any]:
