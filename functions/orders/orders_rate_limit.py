@@ -30,7 +30,9 @@ from aws_lambda_powertools import Logger
 from shop_shared.config import RateLimit, get_settings
 from shop_shared.errors import TooManyRequests
 from shop_shared.observability import redis_unavailable
-from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
+
+# redis-py (shop_shared.redis_client) is imported by the calls below, not here: only order creation
+# uses Redis, so a cold start that serves another orders route does not pay for importing it.
 
 logger = Logger(service="orders", child=True)
 
@@ -79,6 +81,8 @@ class Reservation:
     def release(self) -> None:
         if self.key is None or self.member is None:
             return
+        from shop_shared.redis_client import REDIS_ERRORS, get_redis
+
         try:
             get_redis().zrem(self.key, self.member)
         except REDIS_ERRORS:
@@ -105,6 +109,8 @@ def reserve_attempt(
 
 
 def _reserve(key: str, limit: RateLimit, now_ms: int | None, code: str, what: str) -> Reservation:
+    from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
+
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     member = uuid.uuid4().hex
     window_ms = limit.window_seconds * 1000
