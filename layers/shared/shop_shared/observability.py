@@ -1,6 +1,6 @@
 """Powertools Logger, Metrics and Tracer, one set per function, all under one metrics namespace.
 
-Tracing (docs/architecture.md, "Tracing"): the template turns on Lambda's own X-Ray tracing
+Tracing (docs/architecture.md, "Tracing and cold start"): the template turns on Lambda's own X-Ray tracing
 (`Tracing: Active`), which costs the function nothing; the X-Ray SDK subsegments of Powertools
 Tracer (each AWS, Redis and HTTP call) only when the stack is deployed with
 `TracingSubsegments=true`, which sets POWERTOOLS_TRACE_DISABLED=false. Otherwise the tracer is a
