@@ -32,6 +32,10 @@ class Case:
     expect: int = 200
 
 
+ORDER_NUMBERS = "_order_numbers"
+ORDERS_FOR_NUMBERS = 100
+
+
 def product_trips(trips: list[list[list[bytes]]]) -> int:
     """Redis round trips that touch a product key (`product:…`, its lock), whatever else they do."""
     count = 0
@@ -186,6 +190,15 @@ def measure(upstream_port: int) -> dict[str, Any]:
     rows["authorizer (per token, cached 5 min)"] = _row("-", "(TOKEN authorizer)", 200, 200, calls)
 
     _async_rows(harness, seed, new_order, calls, rows)
+
+    # order numbers: how many counter writes N orders cost in one warm environment (this process)
+    calls.reset()
+    numbers = [
+        harness.call("POST", "/orders", token=seed.token, body=order_body(seed)).body["order_number"]
+        for _ in range(ORDERS_FOR_NUMBERS)
+    ]
+    counter_writes = sum(1 for call in calls.aws_calls if call.operation == "UpdateItem")
+    rows[ORDER_NUMBERS] = {"orders": len(set(numbers)), "counter_writes": counter_writes}
     return rows
 
 
@@ -285,6 +298,7 @@ def run(services: Services, work: Path) -> Section:
     rows = run_child(
         "bench.roundtrips.measure", services.env(ORDER_RATE_LIMIT="100000/60"), work, upstream_port=port
     )
+    numbers = rows.pop(ORDER_NUMBERS)
     headers = ["request", "status", *COLUMNS, "AWS attempts"]
     body = []
     for name, row in rows.items():
@@ -314,6 +328,11 @@ def run(services: Services, work: Path) -> Section:
             )
         if ddb > 3:
             section.shortfalls.append(f"create-order (warm cache): {ddb} DynamoDB calls, target ≤ 3")
+    verdicts.append(
+        f"- order numbers: {numbers['orders']} orders in a row (one warm environment, no "
+        f"Idempotency-Key) took {numbers['counter_writes']} counter write(s) (`UpdateItem ADD`): "
+        "one per block of numbers, not one per order."
+    )
     section.add(
         "Calls made by one request after a warm-up request (counted by hooks in botocore, redis-py "
         "and urllib3). " + COLUMNS_NOTE,
@@ -328,5 +347,5 @@ def run(services: Services, work: Path) -> Section:
         "",
         "</details>",
     )
-    section.data = rows
+    section.data = {**rows, ORDER_NUMBERS: numbers}
     return section

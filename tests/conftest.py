@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -58,6 +59,9 @@ def reset_container_caches() -> None:
     products_client.http_session.cache_clear()
     parameters.clear_caches()
     tokens._secrets.cache_clear()
+    orders_service = sys.modules.get("orders_service")
+    if orders_service is not None:  # the environment's block of order numbers
+        orders_service._number_blocks.cache_clear()
 
 
 @pytest.fixture

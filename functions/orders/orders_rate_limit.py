@@ -31,7 +31,9 @@ from aws_lambda_powertools import Logger
 from shop_shared.config import RateLimit, get_settings
 from shop_shared.errors import TooManyRequests
 from shop_shared.observability import redis_unavailable
-from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
+
+# redis-py (shop_shared.redis_client) is imported by the calls below, not here: only order creation
+# uses Redis, so a cold start that serves another orders route does not pay for importing it.
 
 if TYPE_CHECKING:
     from orders_ports import RateLimiter
@@ -79,12 +81,16 @@ class RedisSlidingWindow:
     REDIS_URL=none): failing open is the caller's decision."""
 
     def reserve(self, key: str, *, slot: str, limit: int, window_ms: int, now_ms: int) -> int:
+        from shop_shared.redis_client import get_redis
+
         allowed, wait_ms = get_redis().register_script(RESERVE_SCRIPT)(
             keys=[key], args=[now_ms, window_ms, limit, slot]
         )
         return 0 if int(allowed) else max(1, int(wait_ms))
 
     def release(self, key: str, slot: str) -> None:
+        from shop_shared.redis_client import get_redis
+
         get_redis().zrem(key, slot)
 
 
@@ -99,6 +105,8 @@ class Reservation:
     def release(self) -> None:
         if self.key is None or self.member is None or self.limiter is None:
             return
+        from shop_shared.redis_client import REDIS_ERRORS
+
         try:
             self.limiter.release(self.key, self.member)
         except REDIS_ERRORS:
@@ -149,6 +157,8 @@ def reserve_attempt(
 def _reserve(
     limiter: RateLimiter, key: str, limit: RateLimit, now_ms: int | None, *, code: str, what: str
 ) -> Reservation:
+    from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled
+
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     member = uuid.uuid4().hex
     try:

@@ -7,9 +7,10 @@ leave through the table's stream (`orders_publisher`), so a saved order always g
 What it talks to (tables, catalog, Redis) it reaches through the ports of `orders_ports`, built
 once per container by `adapters()`: DynamoDB and Redis in Lambda, in-memory fakes in unit tests.
 
-Creating an order costs three DynamoDB calls (one BatchGetItem for the profile and the address,
-one UpdateItem ADD for the order number, one conditional PutItem for the whole order), one Redis
-script for the rate limit and one products lookup (one Redis round trip, upstream only for misses).
+Creating an order costs two DynamoDB calls (one BatchGetItem for the profile and the address, one
+conditional PutItem for the whole order) plus, for one order in `order_numbers.BLOCK_SIZE`, the
+UpdateItem ADD that reserves the environment's next block of order numbers; one Redis script for the
+rate limit and one products lookup (one Redis round trip, upstream only for misses).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+import order_numbers
 import orders_rate_limit
 import orders_rules
 from shop_shared import aws, keys
@@ -101,16 +104,28 @@ def _orders_table() -> Any:
 # ---------------------------------------------------------------------------------------- create
 
 
-def next_order_number(year: int) -> str:
-    """`ORD-{year}-{6 digits}` from the year's atomic counter: unique and increasing."""
+def reserve_order_numbers(year: int, count: int) -> int:
+    """Add `count` to the year's counter in one write; the new value is the block's last number."""
     response = _orders_table().update_item(
         Key=keys.order_counter_key(year),
-        UpdateExpression="ADD #value :one",
+        UpdateExpression="ADD #value :count",
         ExpressionAttributeNames={"#value": "value"},
-        ExpressionAttributeValues={":one": 1},
+        ExpressionAttributeValues={":count": count},
         ReturnValues="UPDATED_NEW",
     )
-    return f"ORD-{year}-{int(response['Attributes']['value']):06d}"
+    return int(response["Attributes"]["value"])
+
+
+@cache
+def _number_blocks() -> order_numbers.NumberBlocks:
+    """This environment's block of order numbers (kept while the environment is warm)."""
+    return order_numbers.NumberBlocks(reserve_order_numbers)
+
+
+def next_order_number(year: int) -> str:
+    """`ORD-{year}-{6 digits}`: unique, increasing within this environment, roughly increasing
+    across environments (see order_numbers)."""
+    return order_numbers.format_order_number(year, _number_blocks().take(year))
 
 
 def order_item(order: Order, customer: Customer) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -19,6 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from shop_shared import jsonutil
 from shop_shared.errors import ApiError, Unauthorized
+from shop_shared.observability import TracerLike
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_HEADERS = {"Content-Type": content_types.APPLICATION_JSON}
@@ -206,7 +207,7 @@ def _proxy_error(status: int, message: str, code: str) -> dict[str, Any]:
 
 
 def api_handler(
-    app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, tracer: Tracer
+    app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, tracer: TracerLike
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of an HTTP function: logging with the API request id as correlation id,
     metrics, tracing, the 1 MB body limit, JSON bodies only (415), then the resolver."""
