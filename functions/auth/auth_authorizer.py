@@ -1,7 +1,8 @@
 """AuthorizerFunction: the API's TOKEN authorizer.
 
 Verifies the JWT locally (signature, HS256 only, expiry, claims), then checks with one GetItem that
-its user still exists and is active, so a deactivated user's tokens stop working. API Gateway
+its user still exists and is active and that the token is not revoked (its token version is the
+user's current one, its session was not logged out): `shop_shared.tokens.revocation`. API Gateway
 caches the answer per token (ReauthorizeEvery), for every route: the Allow policy therefore covers
 the whole API, and the routes themselves decide who may do what from the context passed on.
 
@@ -19,7 +20,7 @@ from shop_shared import aws, keys
 from shop_shared.config import get_settings
 from shop_shared.errors import Unauthorized
 from shop_shared.observability import observability
-from shop_shared.tokens import bearer_token, decode_token, jwt_secret
+from shop_shared.tokens import REVOCATION_FIELDS, bearer_token, decode_token, jwt_secret, revocation
 
 logger, metrics, tracer = observability("auth-authorizer")
 
@@ -50,14 +51,13 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
         aws.table(get_settings().users_table)
         .get_item(
             Key=keys.user_key(claims.user_id),
-            **aws.projection(("is_active", "role")),
+            **aws.projection((*REVOCATION_FIELDS, "role", "email_verified")),
         )
         .get("Item")
     )
-    if item is None:
-        raise _deny("unknown_user")
-    if item.get("is_active") is not True:
-        raise _deny("inactive_user")
+    refused = revocation(claims, item)
+    if refused is not None or item is None:
+        raise _deny(refused or "unknown_user")
 
     metrics.add_metric(name="AuthorizerAllowed", unit=MetricUnit.Count, value=1)
     # The role as stored now, not as it was when the token was issued: a demoted admin loses it.
@@ -66,6 +66,8 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
         "username": claims.username,
         "email": claims.email,
         "role": str(item.get("role", "customer")),
+        # As stored now too: verifying the e-mail lets the user order within the cache time.
+        "email_verified": "true" if item.get("email_verified") is True else "false",
     }
     return {
         "principalId": claims.user_id,

@@ -14,9 +14,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+import auth_accounts
+import auth_sessions
+import login_throttle
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
 from shop_shared.errors import (
@@ -26,16 +30,35 @@ from shop_shared.errors import (
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
+    Unprocessable,
 )
 from shop_shared.models import Address, AddressRequest, RegisterRequest, TokenResponse, User
-from shop_shared.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
+from shop_shared.passwords import (
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+    weakness,
+)
 
 if TYPE_CHECKING:
     from shop_shared.api import Caller
 
 logger = Logger(service="auth", child=True)
 
-USER_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active", "created_at", "role")
+USER_FIELDS = (
+    "id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "is_active",
+    "created_at",
+    "role",
+    "email_verified",
+)
+# What issuing an access token needs beyond the user (`auth_sessions`).
+TOKEN_FIELDS = (*USER_FIELDS, "token_version")
 ADDRESS_FIELDS = ("id", "street", "city", "state", "postal_code", "country", "is_default")
 INVALID_CREDENTIALS = "Invalid username or password"
 # Retries when DynamoDB cancels a transaction because a concurrent one touched the same items.
@@ -73,6 +96,47 @@ def _transact(items: list[dict[str, Any]]) -> None:
     client.transact_write_items(TransactItems=items)
 
 
+# On a refused condition, DynamoDB returns the item that is there (`ALL_OLD`): see `_is_ours`.
+ALL_OLD = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+_deserializer = TypeDeserializer()
+
+
+def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item from an error response (DynamoDB JSON: the resource does not convert errors)."""
+    if item is None:
+        return None
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _is_ours(existing: dict[str, Any] | None, written: dict[str, Any]) -> bool:
+    """Whether the item a condition was refused on is exactly the one we wrote.
+
+    The shared clients retry a call whose reply did not come in time (`shop_shared.aws`): if the
+    first attempt was stored, the retry's `attribute_not_exists` fails on our own item. Every item
+    we create carries a fresh id and timestamp, so an identical item can only be our own write:
+    treat it as done (docs/architecture.md, "Retries")."""
+    return _plain(existing) == written
+
+
+def _refused_item(exc: ClientError) -> dict[str, Any] | None:
+    """The item a refused conditional PutItem found (sent with ALL_OLD), or None."""
+    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        return None
+    response: dict[str, Any] = dict(exc.response)
+    item: dict[str, Any] | None = response.get("Item")
+    return item
+
+
+def _cancelled_item(exc: ClientError, index: int) -> dict[str, Any] | None:
+    """The item the `index`th action of a cancelled transaction was refused on (sent with ALL_OLD)."""
+    response: dict[str, Any] = dict(exc.response)
+    reasons: list[dict[str, Any]] = response.get("CancellationReasons") or []
+    if index >= len(reasons) or reasons[index].get("Code") != "ConditionalCheckFailed":
+        return None
+    item: dict[str, Any] | None = reasons[index].get("Item")
+    return item
+
+
 def _cancellation_codes(exc: ClientError) -> list[str] | None:
     """The per-item reasons of a cancelled transaction, or None for any other error."""
     if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -100,8 +164,10 @@ def _get_profile(user_id: str, fields: Iterable[str], *, consistent: bool = Fals
 # --- registration ------------------------------------------------------------------------------
 
 
-def register(request: RegisterRequest, *, role: str = "customer") -> User:
-    """Create a user. Username and e-mail are unique case-insensitively (409 otherwise)."""
+def register(request: RegisterRequest, *, role: str = "customer", verified: bool = False) -> User:
+    """Create a user. Username and e-mail are unique case-insensitively (409 otherwise). Unless
+    `verified`, the e-mail address gets a verification link."""
+    check_password(request.password, username=request.username, email=request.email)
     user_id = str(uuid.uuid4())
     item = {
         **keys.user_key(user_id),
@@ -113,10 +179,32 @@ def register(request: RegisterRequest, *, role: str = "customer") -> User:
         "password_hash": hash_password(request.password),
         "role": role,
         "is_active": True,
+        "email_verified": verified,
+        "token_version": 0,
         "created_at": _now(),
     }
     _create_user(item)
+    if not verified:
+        auth_accounts.send_verification(item)
     return to_user(item)
+
+
+def check_password(password: str, *, username: str, email: str) -> None:
+    """The contract's password rule: 422 `weak_password` (the password itself is never echoed)."""
+    problem = weakness(password, username=username, email=email)
+    if problem is not None:
+        raise Unprocessable(problem, code="weak_password")
+
+
+def email_guard(email: str, username: str, guard: dict[str, Any]) -> dict[str, Any]:
+    """An e-mail's guard item, findable by the admin search (`keys.search_attributes`); it notes the
+    username so that a user matching a query by both is listed once (`auth_profiles.search`)."""
+    return {
+        **keys.email_guard_key(email),
+        **guard,
+        **keys.search_attributes(email),
+        "username_lower": username.lower(),
+    }
 
 
 def _create_user(item: dict[str, Any]) -> None:
@@ -126,18 +214,22 @@ def _create_user(item: dict[str, Any]) -> None:
     guard = {"user_id": item["id"], "created_at": item["created_at"]}
     absent = "attribute_not_exists(pk)"
     items = [
-        {"Put": {"TableName": table, "Item": item, "ConditionExpression": absent}},
+        {"Put": {"TableName": table, "Item": item, "ConditionExpression": absent, **ALL_OLD}},
         {
             "Put": {
                 "TableName": table,
-                "Item": {**keys.username_guard_key(item["username"]), **guard},
+                "Item": {
+                    **keys.username_guard_key(item["username"]),
+                    **guard,
+                    **keys.search_attributes(item["username"]),
+                },
                 "ConditionExpression": absent,
             }
         },
         {
             "Put": {
                 "TableName": table,
-                "Item": {**keys.email_guard_key(item["email"]), **guard},
+                "Item": email_guard(item["email"], item["username"], guard),
                 "ConditionExpression": absent,
             }
         },
@@ -150,6 +242,8 @@ def _create_user(item: dict[str, Any]) -> None:
             codes = _cancellation_codes(exc)
             if codes is None:
                 raise
+            if _is_ours(_cancelled_item(exc, 0), item):
+                return  # our own first attempt, stored before its reply was lost
             if codes[1:2] == ["ConditionalCheckFailed"]:
                 raise Conflict("Username is already taken", code="username_taken") from None
             if codes[2:3] == ["ConditionalCheckFailed"]:
@@ -170,7 +264,9 @@ def ensure_admin(username: str, password: str, email: str) -> None:
         if user_id is not None:
             _table().update_item(
                 Key=keys.user_key(user_id),
-                UpdateExpression="SET password_hash = :hash, #role = :admin, is_active = :true",
+                UpdateExpression=(
+                    "SET password_hash = :hash, #role = :admin, is_active = :true, email_verified = :true"
+                ),
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#role": "role"},
                 ExpressionAttributeValues={
@@ -181,7 +277,7 @@ def ensure_admin(username: str, password: str, email: str) -> None:
             )
             return
         try:
-            register(request, role="admin")
+            register(request, role="admin", verified=True)
             return
         except Conflict as exc:
             if exc.code != "username_taken":  # the e-mail belongs to someone else
@@ -198,97 +294,66 @@ def _user_id_for(username: str) -> str | None:
     return str(guard["user_id"]) if guard else None
 
 
-def _failure_key(username: str) -> str:
-    return f"login:failures:{username.lower()}"
-
-
-def _count_attempt(username: str) -> tuple[int, int]:
-    """Count this attempt in the username's window, in one atomic pipeline, before the password
-    is checked (so a burst of parallel guesses is counted too). Returns (attempts including this
-    one, seconds left in the window); (0, 0) when Redis is unreachable: login keeps working."""
-    import redis
-
-    from shop_shared.redis_client import get_redis
-
-    settings = get_settings()
-    key = _failure_key(username)
-    try:
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.set(key, 0, ex=settings.login_failure_window_seconds, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, attempts, ttl = pipe.execute()
-    except redis.RedisError as exc:
-        logger.warning("login limiter unavailable, not limiting", extra={"error": type(exc).__name__})
-        return 0, 0
-    return int(attempts), int(ttl) if int(ttl) > 0 else settings.login_failure_window_seconds
-
-
-def _reset_attempts(username: str) -> None:
-    import redis
-
-    from shop_shared.redis_client import get_redis
-
-    try:
-        get_redis().delete(_failure_key(username))
-    except redis.RedisError as exc:
-        logger.warning("could not reset login failures", extra={"error": type(exc).__name__})
-
-
-def login(username: str, password: str) -> TokenResponse:
+def login(username: str, password: str, *, address: str = "unknown") -> TokenResponse:
     """A token for the right password. Unknown user, wrong password and deactivated user get the
-    same 401 after the same work; after `login_max_failures` failures in the window, 429."""
-    from shop_shared.tokens import issue_token, jwt_secret
-
-    settings = get_settings()
-    attempts, retry_after = _count_attempt(username)
-    if attempts > settings.login_max_failures:
+    same 401 after the same work; too many failures from this address (or for this username from
+    everywhere) → 429 (`login_throttle`)."""
+    retry_after = login_throttle.check(username, address)
+    if retry_after is not None:
         raise TooManyRequests(
-            "Too many failed logins for this user, try again later",
+            "Too many failed logins, try again later",
             retry_after=retry_after,
             code="too_many_login_attempts",
         )
 
     user_id = _user_id_for(username)
-    item = _get_profile(user_id, (*USER_FIELDS, "password_hash"), consistent=True) if user_id else None
+    item = _get_profile(user_id, (*TOKEN_FIELDS, "password_hash"), consistent=True) if user_id else None
     if item is None:
         burn_verification_time(password)  # as slow as a wrong password: no user enumeration
+        login_throttle.failed(username)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if not verify_password(str(item["password_hash"]), password) or item.get("is_active") is not True:
+        login_throttle.failed(username)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
 
-    if attempts:  # this attempt was counted too: a success starts the count afresh
-        _reset_attempts(username)
+    login_throttle.succeeded(username, address)
     if needs_rehash(str(item["password_hash"])):
         _table().update_item(
             Key=keys.user_key(str(item["id"])),
             UpdateExpression="SET password_hash = :hash",
             ExpressionAttributeValues={":hash": hash_password(password)},
         )
-    token, claims = issue_token(
-        user_id=str(item["id"]),
-        username=str(item["username"]),
-        email=str(item["email"]),
-        role=str(item.get("role", "customer")),
-        secret=jwt_secret(),
-        ttl_seconds=settings.jwt_ttl_seconds,
+    return auth_sessions.start(item)
+
+
+def refresh(refresh_token: str) -> TokenResponse:
+    return auth_sessions.refresh(
+        refresh_token, lambda user_id: _get_profile(user_id, TOKEN_FIELDS, consistent=True)
     )
-    return TokenResponse(access_token=token, expires_in=claims.exp - claims.iat)
 
 
 # --- tokens and users --------------------------------------------------------------------------
 
 
 def verify_token(authorization: str | None) -> TokenUser:
-    """The user of a bearer token: valid signature, not expired, user exists and is active."""
-    from shop_shared.tokens import bearer_token, decode_token, jwt_secret
+    """The user of a bearer token: valid signature, not expired, user exists and is active, token not
+    revoked (the same checks as the authorizer's, read consistently: a revocation counts at once)."""
+    from shop_shared.tokens import REVOCATION_FIELDS, bearer_token, decode_token, jwt_secret, revocation
 
     claims = decode_token(bearer_token(authorization), jwt_secret())
-    item = _get_profile(claims.user_id, USER_FIELDS)
-    if item is None or item.get("is_active") is not True:
-        raise Unauthorized("Invalid token", code="invalid_token")
+    item = _get_profile(claims.user_id, {*USER_FIELDS, *REVOCATION_FIELDS}, consistent=True)
+    refused = revocation(claims, item)
+    if refused is not None or item is None:
+        raise Unauthorized("Invalid token", code=refused or "invalid_token")
     user = to_user(item)
     return TokenUser(user_id=user.id, **user.model_dump())
+
+
+def read_user(user_id: str) -> User:
+    item = _get_profile(user_id, USER_FIELDS, consistent=True)
+    if item is None:
+        raise NotFound("User not found", code="user_not_found")
+    return to_user(item)
 
 
 def get_user(caller: Caller, user_id: str) -> User:
@@ -350,9 +415,13 @@ def add_address(caller: Caller, user_id: str, request: AddressRequest) -> Addres
             "is_default": bool(request.is_default or not old_default),
             "created_at": _now(),
         }
-        put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)", **ALL_OLD}
         if not item["is_default"]:
-            _table().put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"])
+            try:
+                _table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD)
+            except ClientError as exc:
+                if not _is_ours(_refused_item(exc), item):
+                    raise
             return to_address(item)
 
         if old_default:
@@ -391,5 +460,7 @@ def add_address(caller: Caller, user_id: str, request: AddressRequest) -> Addres
         except ClientError as exc:
             if _cancellation_codes(exc) is None:
                 raise
+            if _is_ours(_cancelled_item(exc, 0), item):
+                return to_address(item)  # our own first attempt: the whole transaction was applied
             # The default changed under us (a concurrent add): read it again and retry.
     raise ServiceUnavailable("Address book is busy, please try again", code="transaction_conflict")

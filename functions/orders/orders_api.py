@@ -33,6 +33,8 @@ def create_order(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[Order]:
     caller = current_caller(app)
+    if not caller.email_verified:
+        raise Forbidden("Verify your e-mail address before placing an order", code="email_not_verified")
     replayed = False
     if idempotency_key is None:
         order = orders_service.create_order(caller.user_id, request)

@@ -14,9 +14,13 @@ What a `ShopStack` offers:
   `product_api_url` (what the functions use, the stand-in's `.../api`), `redis_url` (the test
   Redis database the functions write to — they reach it through the stack's fault proxy, the
   test reads it directly), `admin_password` (the user `admin` exists with it).
-- HTTP: `get/post/put/delete(path, token=None, **requests_kwargs)` → `requests.Response`;
-  `new_user(**fields)` → `{"user", "token", "headers", "username", "password", "email"}` (a fresh
-  customer); `login(username, password)` → the access token; `admin_token()`.
+- HTTP: `get/post/put/delete/patch(path, token=None, **requests_kwargs)` → `requests.Response`;
+  `new_user(verified=True, **fields)` → `{"user", "token", "refresh_token", "headers", "username",
+  "password", "email"}` (a fresh customer whose e-mail is verified through the link mailed to
+  them, as a user would: only verified users may order; `verified=False` skips it);
+  `login(username, password)` → the access token; `login_tokens(...)` → the whole login answer;
+  `admin_token()`; `mailed_token(email, subject)` → the `token=` of a link mailed to `email`;
+  `verify_email(email)` → follows the verification link.
 - Shopping steps: `add_address(who, **fields)` → the new address (fields override
   `DEFAULT_ADDRESS`); `new_shopper(address=None, **fields)` → `new_user(**fields)` with an address,
   its id under `"address_id"`; `place_order(who, items, address_id=None, **requests_kwargs)` →
@@ -38,7 +42,7 @@ What a `ShopStack` offers:
   `fail("products-api")` makes the product API answer 503; `slow(service, seconds)` delays them
   instead; `clear_faults()` ends them all. Clear what you set (e.g. in a `finally`), the stack is
   shared by the whole session.
-- `forget_authorizations()`: the gateway caches an authorizer's answer per token for 300 s, as
+- `forget_authorizations()`: the gateway caches an authorizer's answer per token for `ReauthorizeEvery` (60 s), as
   API Gateway does; call this to make the next request run the authorizer again.
 - `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far: its request and
   invocation log and the functions' own logs), `stop()`, then `exit_code` (0 = clean shutdown).
@@ -283,18 +287,44 @@ class ShopStack:
     def delete(self, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
         return self.request("DELETE", path, token=token, **kwargs)
 
+    def patch(self, path: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, token=token, **kwargs)
+
     def login(self, username: str, password: str) -> str:
+        return str(self.login_tokens(username, password)["access_token"])
+
+    def login_tokens(self, username: str, password: str) -> dict[str, Any]:
+        """`POST /auth/login`: `{access_token, refresh_token, token_type, expires_in}`."""
         response = self.post("/auth/login", json={"username": username, "password": password})
         assert response.status_code == 200, f"login {username}: {response.status_code} {response.text}"
-        return str(response.json()["access_token"])
+        return dict(response.json())
 
     def admin_token(self) -> str:
         return self.login("admin", self.admin_password)
 
-    def new_user(self, **fields: Any) -> dict[str, Any]:
-        """Register a fresh customer over HTTP and log in.
+    def mailed_token(self, email: str, subject: str, timeout: float = 10.0) -> str:
+        """The `token=` of the newest e-mail to `email` whose subject contains `subject`."""
+        mails = self.wait_for_emails(
+            lambda mail: email.lower() in [to.lower() for to in mail["to"]] and subject in mail["subject"],
+            timeout=timeout,
+        )
+        match = re.search(r"[?&]token=([A-Za-z0-9_-]+)", str(mails[-1].get("text") or mails[-1].get("html")))
+        assert match, f"no token= link in the e-mail to {email}"
+        return match.group(1)
 
-        Returns {user, token, headers, username, password, email}; `fields` override the body."""
+    def verify_email(self, email: str) -> dict[str, Any]:
+        """Follow the verification link mailed to `email` (as a user would): the verified user."""
+        token = self.mailed_token(email, "Verify your e-mail")
+        response = self.post("/auth/verify-email", json={"token": token})
+        assert response.status_code == 200, f"verify-email: {response.status_code} {response.text}"
+        return dict(response.json())
+
+    def new_user(self, *, verified: bool = True, **fields: Any) -> dict[str, Any]:
+        """Register a fresh customer over HTTP, verify the e-mail through the mailbox link (unless
+        `verified=False`: then they cannot order) and log in.
+
+        Returns {user, token, refresh_token, headers, username, password, email}; `fields` override
+        the body."""
         suffix = uuid.uuid4().hex[:10]
         body = {
             "username": f"user_{suffix}",
@@ -306,11 +336,15 @@ class ShopStack:
         }
         response = self.post("/auth/register", json=body)
         assert response.status_code == 201, f"register: {response.status_code} {response.text}"
-        token = self.login(body["username"], body["password"])
+        user = dict(response.json())
+        if verified:
+            user = self.verify_email(body["email"])
+        tokens = self.login_tokens(body["username"], body["password"])
         return {
-            "user": response.json(),
-            "token": token,
-            "headers": {"Authorization": f"Bearer {token}"},
+            "user": user,
+            "token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "headers": {"Authorization": f"Bearer {tokens['access_token']}"},
             "username": body["username"],
             "password": body["password"],
             "email": body["email"],

@@ -108,3 +108,47 @@ def test_repeated_failed_logins_are_rate_limited(stack: ShopStack, user: dict[st
     assert 0 < int(limited.headers["Retry-After"]) <= 900
     # a token issued before keeps working: the limit is on logins, not on the account
     assert stack.get(f"/auth/user/{user['user']['id']}", token=user["token"]).status_code == 200
+
+
+def login_from(stack: ShopStack, source: str, username: str, password: str) -> tuple[int, dict[str, str]]:
+    """POST /auth/login from another loopback address (the gateway's `sourceIp`)."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    url = urlsplit(stack.url)
+    connection = http.client.HTTPConnection(
+        url.hostname or "", url.port, timeout=30, source_address=(source, 0)
+    )
+    try:
+        body = json.dumps({"username": username, "password": password})
+        connection.request("POST", "/auth/login", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def test_failed_logins_from_one_address_do_not_lock_out_the_user_elsewhere(
+    stack: ShopStack, user: dict[str, Any]
+) -> None:
+    for _ in range(5):
+        status, _ = login_from(stack, "127.0.0.2", user["username"], "wrong-password")
+        assert status == 401
+    status, headers = login_from(stack, "127.0.0.2", user["username"], user["password"])
+    assert status == 429
+    assert 0 < int(headers["Retry-After"]) <= 900
+    status, _ = login_from(stack, "127.0.0.3", user["username"], user["password"])
+    assert status == 200
+
+
+def test_weak_passwords_are_refused_with_weak_password(stack: ShopStack) -> None:
+    body = registration()
+    local_part = body["email"].split("@")[0]
+    for password in ("        ", "12345678", "password", body["username"], local_part.upper()):
+        refused = stack.post("/auth/register", json={**body, "password": password})
+        assert refused.status_code == 422, password
+        assert refused.json()["code"] == "weak_password"
+        assert body["username"] not in refused.text  # the message never echoes the password
+    assert stack.post("/auth/register", json=body).status_code == 201  # nothing was reserved

@@ -26,7 +26,17 @@ from shop_shared.tokens import decode_token, issue_token, jwt_secret
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 PASSWORD = "correct-horse-battery"
-USER_FIELDS = {"id", "username", "email", "first_name", "last_name", "is_active", "created_at", "role"}
+USER_FIELDS = {
+    "id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "is_active",
+    "created_at",
+    "role",
+    "email_verified",
+}
 ADDRESS = {
     "street": "12 Harbour Road",
     "city": "Portsmouth",
@@ -295,9 +305,9 @@ def test_login_returns_a_bearer_token_with_the_users_claims(stack: redis.Redis) 
     user = register()
     reply = login(user["username"])
     assert reply.status == 200
-    assert set(reply.json) == {"access_token", "token_type", "expires_in"}
+    assert set(reply.json) == {"access_token", "refresh_token", "token_type", "expires_in"}
     assert reply.json["token_type"] == "bearer"
-    assert reply.json["expires_in"] == 3600
+    assert reply.json["expires_in"] == 900  # 15 minutes: the session lives on in the refresh token
     claims = decode_token(reply.json["access_token"], jwt_secret())
     assert (claims.user_id, claims.username, claims.email, claims.role) == (
         user["id"],
@@ -305,7 +315,7 @@ def test_login_returns_a_bearer_token_with_the_users_claims(stack: redis.Redis) 
         user["email"],
         "customer",
     )
-    assert claims.exp - claims.iat == 3600
+    assert claims.exp - claims.iat == 900
 
 
 def test_login_ignores_the_case_of_the_username(stack: redis.Redis) -> None:
@@ -348,7 +358,7 @@ def test_five_failures_lock_the_username_for_the_window(stack: redis.Redis) -> N
     assert login(user["username"].upper()).status == 429  # same username, other spelling
     assert login(bystander["username"]).status == 200  # per username, not global
     # The lock ends with the window.
-    stack.delete(f"login:failures:{user['username'].lower()}")
+    stack.delete(*stack.keys(f"login:{{{user['username'].lower()}}}:*"))
     assert login(user["username"]).status == 200
 
 
@@ -656,5 +666,53 @@ def test_sample_events_are_realistic_rest_proxy_events() -> None:
 def test_redis_keys_of_the_limiter_expire(stack: redis.Redis) -> None:
     name = unique("ttl")
     login(name, "guess")
-    ttl = stack.ttl(f"login:failures:{name.lower()}")
-    assert 0 < ttl <= 900
+    keys = stack.keys(f"login:{{{name.lower()}}}:*")
+    assert len(keys) == 2  # this address's attempts, and the username's failures
+    for key in keys:
+        assert 0 < stack.ttl(key) <= 900
+
+
+def login_from(address: str, username: str, password: str = PASSWORD) -> Reply:
+    event = proxy_event("POST", "/auth/login", body={"username": username, "password": password})
+    event["requestContext"]["identity"]["sourceIp"] = address
+    return invoke(event)
+
+
+def test_failures_from_one_address_lock_that_address_only(stack: redis.Redis) -> None:
+    user = register()
+    for _ in range(5):
+        assert login_from("203.0.113.7", user["username"], "wrong-password").status == 401
+    locked = login_from("203.0.113.7", user["username"])
+    assert locked.status == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    # the real user, elsewhere, still logs in: an attacker cannot lock the account out
+    assert login_from("198.51.100.20", user["username"]).status == 200
+    assert login_from("203.0.113.7", user["username"]).status == 429
+
+
+def test_attempts_refused_at_one_address_do_not_use_up_the_usernames_ceiling(stack: redis.Redis) -> None:
+    user = register()
+    for _ in range(60):  # hammering from one address: only its first 5 reach the password check
+        assert login_from("203.0.113.8", user["username"], "wrong-password").status in (401, 429)
+    assert login_from("198.51.100.21", user["username"]).status == 200
+
+
+def test_the_username_ceiling_is_at_least_50_failures_by_default(stack: redis.Redis) -> None:
+    assert get_settings().login_max_failures_per_username >= 50  # the contract's floor
+
+
+def test_the_username_has_a_ceiling_over_all_addresses(
+    stack: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGIN_MAX_FAILURES_PER_USERNAME", "12")  # the default (100) costs 100 hashes
+    get_settings.cache_clear()
+    try:
+        user = register()
+        for attempt in range(12):
+            address = f"10.0.{attempt // 4}.1"  # 4 failures each: no address is limited itself
+            assert login_from(address, user["username"], "wrong-password").status == 401
+        refused = login_from("198.51.100.22", user["username"])
+        assert refused.status == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 900
+    finally:
+        get_settings.cache_clear()

@@ -91,6 +91,7 @@ def test_a_valid_token_is_allowed_on_the_whole_api(user: dict[str, Any]) -> None
         "username": user["username"],
         "email": user["email"],
         "role": "customer",
+        "email_verified": "false",
     }
     assert all(isinstance(value, str) for value in result["context"].values())
 
@@ -149,3 +150,42 @@ def test_api_wide_resource() -> None:
     )
     with pytest.raises(ValueError):
         auth_authorizer.api_wide_resource("not-an-arn")
+
+
+def test_revoked_tokens_are_denied(user: dict[str, Any]) -> None:
+    # A token of an older token version (a password change since), and one of an ended session.
+    table = boto3.resource("dynamodb").Table(get_settings().users_table)
+    old = token_for(user)
+    table.update_item(
+        Key=user_key(user["id"]),
+        UpdateExpression="ADD token_version :one",
+        ExpressionAttributeValues={":one": 1},
+    )
+    assert_denied(f"Bearer {old}")
+    current, _ = issue_token(
+        user_id=user["id"],
+        username=user["username"],
+        email=user["email"],
+        role="customer",
+        secret=jwt_secret(),
+        ttl_seconds=900,
+        sid="s1",
+        ver=1,
+    )
+    assert authorize(f"Bearer {current}")["principalId"] == user["id"]
+    table.update_item(
+        Key=user_key(user["id"]),
+        UpdateExpression="ADD ended_sessions :ended",
+        ExpressionAttributeValues={":ended": {"s1:9999999999"}},
+    )
+    assert_denied(f"Bearer {current}")
+
+
+def test_the_context_says_whether_the_email_is_verified(user: dict[str, Any]) -> None:
+    table = boto3.resource("dynamodb").Table(get_settings().users_table)
+    table.update_item(
+        Key=user_key(user["id"]),
+        UpdateExpression="SET email_verified = :true",
+        ExpressionAttributeValues={":true": True},
+    )
+    assert authorize(f"Bearer {token_for(user)}")["context"]["email_verified"] == "true"

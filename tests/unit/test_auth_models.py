@@ -121,4 +121,5 @@ def test_a_user_object_has_no_password_fields() -> None:
         "is_active",
         "created_at",
         "role",
+        "email_verified",
     }

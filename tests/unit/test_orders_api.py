@@ -8,6 +8,7 @@ the idempotency store all run for real.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import threading
@@ -119,7 +120,10 @@ def add_user(role: str = "customer", name: str = "jane") -> tuple[Caller, str]:
         }
     )
     add_address(user_id, address_id)
-    return Caller(user_id=user_id, username=username, email=f"{username}@example.com", role=role), address_id
+    caller = Caller(
+        user_id=user_id, username=username, email=f"{username}@example.com", role=role, email_verified=True
+    )
+    return caller, address_id
 
 
 def add_address(user_id: str, address_id: str, street: str = "1 Main St") -> None:
@@ -147,6 +151,7 @@ def api_event(
         "username": caller.username,
         "email": caller.email,
         "role": caller.role,
+        "email_verified": "true" if caller.email_verified else "false",
     }
     all_headers = {"Authorization": "Bearer x", **(headers or {})}
     return proxy_event(method, resource, headers=all_headers, authorizer=authorizer, **request)
@@ -213,6 +218,13 @@ def rate_limit_slots(redis_conn: redis.Redis, user_id: str) -> int:
 
 
 # ------------------------------------------------------------------------------------ create
+
+
+def test_a_user_whose_email_is_not_verified_cannot_order(shop: Any) -> None:
+    caller, address_id = add_user()
+    reply = create(dataclasses.replace(caller, email_verified=False), address_id)
+    assert (reply.status, reply.body["code"]) == (403, "email_not_verified")
+    assert create(caller, address_id).status == 201
 
 
 def test_create_order_prices_from_catalog_not_client(shop: Any) -> None:

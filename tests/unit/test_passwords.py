@@ -5,9 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from argon2 import PasswordHasher
 
-from shop_shared.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
+from shop_shared.passwords import (
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+    weakness,
+)
 
 PASSWORD = "correct-horse-battery"
 
@@ -73,3 +80,52 @@ def test_burn_verification_time_accepts_any_password_and_takes_as_long_as_a_veri
     verify = fastest(lambda: verify_password(hashed, "wrong-password"))
     burn = fastest(lambda: burn_verification_time("wrong-password"))
     assert burn >= 0.5 * verify, f"burn {burn * 1000:.1f} ms, a real verification {verify * 1000:.1f} ms"
+
+
+# --- the password rule (DESIGN "Accounts and sessions": 8-128, not common, not the username) ----
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "        ",  # eight spaces
+        "12345678",
+        "password",
+        "Password",  # case does not make a common password strong
+        "iloveyou",
+        "qwertyuiop",
+        "  password  ",
+    ],
+)
+def test_common_or_blank_passwords_are_weak(password: str) -> None:
+    assert weakness(password, username="jane_doe", email="jane@example.com") is not None
+
+
+def test_the_username_or_the_email_local_part_is_weak() -> None:
+    assert weakness("Jane_Doe_1984", username="jane_doe_1984", email="x@example.com") is not None
+    assert weakness("jane.smith.home", username="someone", email="Jane.Smith.Home@example.com") is not None
+
+
+@pytest.mark.parametrize("password", ["correct-horse-battery", "pw-4f3a9c-secret", "Tr0ub4dor&3x", "p" * 128])
+def test_ordinary_passwords_are_fine(password: str) -> None:
+    assert weakness(password, username="jane_doe", email="jane@example.com") is None
+
+
+@pytest.mark.parametrize("password", ["short7!", "x" * 129])
+def test_a_password_outside_8_to_128_characters_is_weak(password: str) -> None:
+    assert weakness(password, username="jane_doe", email="jane@example.com") is not None
+
+
+def test_the_common_list_comes_from_the_package_and_is_large() -> None:
+    from shop_shared.passwords import common_passwords
+
+    assert len(common_passwords()) >= 10_000
+
+
+def test_importing_the_module_does_not_load_the_list() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, shop_shared.passwords; print('zxcvbn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # loaded on the first password set, not at cold start

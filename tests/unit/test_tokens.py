@@ -11,7 +11,16 @@ import jwt
 import pytest
 
 from shop_shared.errors import Unauthorized
-from shop_shared.tokens import bearer_token, decode_token, issue_token, jwt_secret
+from shop_shared.tokens import (
+    TokenClaims,
+    bearer_token,
+    decode_token,
+    digest,
+    issue_token,
+    jwt_secret,
+    new_secret,
+    revocation,
+)
 
 SECRET = "s" * 48
 CLAIMS = {"user_id": "u-1", "username": "jane", "email": "jane@example.com", "role": "customer"}
@@ -135,3 +144,57 @@ def test_jwt_secret_refuses_a_short_secret(aws: object, monkeypatch: pytest.Monk
     with pytest.raises(RuntimeError):
         jwt_secret()
     get_settings.cache_clear()
+
+
+# --- revocation and opaque tokens (pure) ---------------------------------------------------------
+
+
+def claims(**overrides: object) -> TokenClaims:
+    fields: dict[str, object] = {
+        "user_id": "u1",
+        "username": "jane",
+        "email": "jane@example.com",
+        "role": "customer",
+        "iat": 0,
+        "exp": 900,
+        "sid": "s1",
+        "ver": 2,
+        **overrides,
+    }
+    return TokenClaims(**fields)  # type: ignore[arg-type]
+
+
+def test_a_token_of_the_current_version_and_a_live_session_is_not_revoked() -> None:
+    assert revocation(claims(), {"is_active": True, "token_version": 2}) is None
+    assert revocation(claims(ver=0, sid=""), {"is_active": True}) is None  # before either existed
+
+
+def test_revocation_reasons() -> None:
+    assert revocation(claims(), None) == "unknown_user"
+    assert revocation(claims(), {"is_active": False, "token_version": 2}) == "inactive_user"
+    assert revocation(claims(ver=1), {"is_active": True, "token_version": 2}) == "revoked_token"
+    ended = {"is_active": True, "token_version": 2, "ended_sessions": {"s1:1799999999", "s9:1"}}
+    assert revocation(claims(), ended) == "ended_session"
+    assert revocation(claims(sid="s2"), ended) is None
+
+
+def test_the_version_and_session_survive_encoding() -> None:
+    token, issued = issue_token(
+        user_id="u1",
+        username="jane",
+        email="j@example.com",
+        role="customer",
+        secret=SECRET,
+        ttl_seconds=60,
+        sid="s7",
+        ver=3,
+    )
+    decoded = decode_token(token, SECRET)
+    assert (decoded.sid, decoded.ver) == ("s7", 3) == (issued.sid, issued.ver)
+
+
+def test_opaque_tokens_are_random_and_stored_as_a_digest() -> None:
+    first, second = new_secret(), new_secret()
+    assert first != second and len(first) >= 43
+    assert digest(first) == digest(first) != digest(second)
+    assert first not in digest(first)

@@ -228,6 +228,7 @@ class Caller:
     username: str
     email: str
     role: str
+    email_verified: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -247,4 +248,6 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
         username=str(context.get("username", "")),
         email=str(context.get("email", "")),
         role=str(context.get("role", "customer")),
+        # API Gateway passes context values on as strings ("true"); the local gateway may not.
+        email_verified=str(context.get("email_verified", "")).lower() == "true",
     )

@@ -36,9 +36,14 @@ class Settings:
     product_api_url: str
     sender_email: str
     jwt_secret_arn: str
-    jwt_ttl_seconds: int
+    jwt_ttl_seconds: int  # access tokens
+    refresh_ttl_seconds: int  # a session (its refresh tokens)
+    password_reset_ttl_seconds: int
+    email_verification_ttl_seconds: int
+    storefront_url: str  # where the links in account e-mails point
     order_rate_limit: RateLimit
-    login_max_failures: int
+    login_max_failures: int  # per username and client address
+    login_max_failures_per_username: int  # over all addresses (functions/auth/login_throttle.py)
     login_failure_window_seconds: int
     product_api_timeout_seconds: float
 
@@ -60,9 +65,14 @@ def get_settings() -> Settings:
         product_api_url=_env("PRODUCT_API_URL", "https://fakestoreapi.in/api").rstrip("/"),
         sender_email=_env("SENDER_EMAIL", "orders@example.com"),
         jwt_secret_arn=_env("JWT_SECRET_ARN"),
-        jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", "3600")),
+        jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", "900")),
+        refresh_ttl_seconds=int(_env("REFRESH_TOKEN_TTL_SECONDS", "86400")),
+        password_reset_ttl_seconds=int(_env("PASSWORD_RESET_TTL_SECONDS", "1800")),
+        email_verification_ttl_seconds=int(_env("EMAIL_VERIFICATION_TTL_SECONDS", "172800")),
+        storefront_url=_env("STOREFRONT_URL", "http://127.0.0.1:3000").rstrip("/"),
         order_rate_limit=RateLimit.parse(_env("ORDER_RATE_LIMIT", "3/300")),
         login_max_failures=int(_env("LOGIN_MAX_FAILURES", "5")),
+        login_max_failures_per_username=int(_env("LOGIN_MAX_FAILURES_PER_USERNAME", "100")),
         login_failure_window_seconds=int(_env("LOGIN_FAILURE_WINDOW_SECONDS", "900")),
         product_api_timeout_seconds=float(_env("PRODUCT_API_TIMEOUT_SECONDS", "3")),
     )

@@ -70,12 +70,60 @@ class User(BaseModel):
     is_active: bool
     created_at: str
     role: Role = "customer"
+    email_verified: bool = False
 
 
 class TokenResponse(BaseModel):
+    """Login and refresh: a short-lived access token (`expires_in` seconds) and the session's
+    refresh token (single use: each refresh returns the next one)."""
+
     access_token: str
+    refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - not a secret
     expires_in: int
+
+
+OpaqueToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: OpaqueToken
+
+
+class PasswordChangeRequest(BaseModel):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class PasswordResetRequest(BaseModel):
+    email: Email
+
+
+class PasswordResetConfirm(BaseModel):
+    token: OpaqueToken
+    new_password: Password
+
+
+class VerifyEmailRequest(BaseModel):
+    token: OpaqueToken
+
+
+class UserPatch(BaseModel):
+    """PATCH /auth/user/{id}: the user's names and e-mail; an admin also `is_active` and `role`."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    is_active: bool | None = None
+    role: Role | None = None
+
+
+class UserPage(BaseModel):
+    """GET /auth/users: ordered by the matching username or e-mail; `next` is an opaque cursor."""
+
+    users: list[User]
+    next: str | None = None
 
 
 class AddressRequest(BaseModel):

@@ -1,4 +1,5 @@
-"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile), and the password
+rule of the contract (`weakness`)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,34 @@ def _dummy_hash() -> str:
 def burn_verification_time(password: str) -> None:
     """Spend the time of one verification, so an unknown username answers as slowly as a wrong password."""
     verify_password(_dummy_hash(), password)
+
+
+# --- the password rule -------------------------------------------------------------------------
+
+MIN_LENGTH, MAX_LENGTH = 8, 128
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's frequency lists (lowercase), a maintained list.
+
+    Loaded on the first password set, never at import: importing zxcvbn costs ~70-90 ms on this
+    machine (its package builds every ranked dictionary), which login and the authorizer, which
+    never set a password, should not pay at cold start (docs/architecture.md, "Passwords")."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def weakness(password: str, *, username: str, email: str) -> str | None:
+    """Why `password` may not be used (a message for the client), or None when it may."""
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        return f"Password must be {MIN_LENGTH} to {MAX_LENGTH} characters long"
+    folded = password.strip().casefold()
+    if not folded:
+        return "Password must not be only spaces"
+    if folded in {username.strip().casefold(), email.partition("@")[0].strip().casefold()}:
+        return "Password must not be your username or the name of your e-mail address"
+    if folded in common_passwords():
+        return "Password is too common, choose a less guessable one"
+    return None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +30,8 @@ class TokenClaims:
     iat: int
     exp: int
     jti: str = ""
+    sid: str = ""  # the session the token was issued for (empty: issued before sessions existed)
+    ver: int = 0  # the user's token version when issued: bumping it revokes every older token
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +46,8 @@ def issue_token(
     secret: str,
     ttl_seconds: int,
     now: int | None = None,
+    sid: str = "",
+    ver: int = 0,
 ) -> tuple[str, TokenClaims]:
     issued_at = int(time.time()) if now is None else now
     claims = TokenClaims(
@@ -51,6 +58,8 @@ def issue_token(
         iat=issued_at,
         exp=issued_at + ttl_seconds,
         jti=uuid.uuid4().hex,
+        sid=sid,
+        ver=ver,
     )
     return jwt.encode(claims.as_dict(), secret, algorithm=ALGORITHM), claims
 
@@ -74,9 +83,46 @@ def decode_token(token: str, secret: str) -> TokenClaims:
             iat=int(payload["iat"]),
             exp=int(payload["exp"]),
             jti=str(payload.get("jti", "")),
+            sid=str(payload.get("sid", "")),
+            ver=int(payload.get("ver", 0)),
         )
     except (TypeError, ValueError) as exc:
         raise Unauthorized("Invalid token", code="invalid_token") from exc
+
+
+def revocation(claims: TokenClaims, profile: Mapping[str, Any] | None) -> str | None:
+    """Why a validly signed token is refused, given its user's profile as stored now (the fields
+    of REVOCATION_FIELDS), or None. Shared by the authorizer and verify-token, so both agree."""
+    if profile is None:
+        return "unknown_user"
+    if profile.get("is_active") is not True:
+        return "inactive_user"
+    if int(profile.get("token_version", 0)) != claims.ver:
+        return "revoked_token"  # a password change or reset, a deactivation, "log out everywhere"
+    if claims.sid and claims.sid in ended_sessions(profile):
+        return "ended_session"  # logged out
+    return None
+
+
+# What `revocation` reads from the profile (one GetItem's projection).
+REVOCATION_FIELDS = ("is_active", "token_version", "ended_sessions")
+
+
+def ended_sessions(profile: Mapping[str, Any]) -> set[str]:
+    """The ids of the sessions logged out while their access tokens may still be alive. Stored as
+    a string set of `{sid}:{epoch when its last access token expires}` (see auth_sessions)."""
+    return {str(entry).split(":", 1)[0] for entry in profile.get("ended_sessions") or ()}
+
+
+def new_secret() -> str:
+    """An opaque token's secret part: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """How an opaque token is stored: its SHA-256 (the token has 256 bits of entropy, so a fast
+    hash is enough; a leaked table gives no usable token)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -1,0 +1,251 @@
+"""E-mail verification, password change and password reset.
+
+Single-use tokens (verification, reset) are 256 random bits sent in an e-mail link; only their
+SHA-256 is stored, as `TOKEN#{sha256}` / `VERIFY` or `RESET` (`shop_shared.keys`) with the user's
+id and `expires_at` (the table's TTL attribute; every read checks the time itself). Using one is a
+transaction that deletes it on condition that it still exists, so it works once.
+
+A password change or reset bumps the profile's `token_version`: every access token issued before
+is refused (authorizer, verify-token) and every session's refresh token too (`auth_sessions`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+import auth_emails
+import auth_sessions
+from shop_shared import aws, keys
+from shop_shared.config import get_settings
+from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from shop_shared.passwords import hash_password, verify_password, weakness
+from shop_shared.tokens import digest, new_secret
+
+logger = Logger(service="auth", child=True)
+
+VERIFY, RESET = "VERIFY", "RESET"
+INVALID_TOKEN = "This link is invalid or has expired"  # noqa: S105 - a message
+RESEND_LIMIT, RESEND_WINDOW_SECONDS = 3, 3600
+# A reset request answers no sooner than this, whether or not the account exists, so the time
+# taken (a GetItem for nobody; a PutItem and an SES call for a user) tells nothing.
+RESET_ANSWER_FLOOR_SECONDS = 0.6
+
+
+def _table() -> Any:
+    return aws.table(get_settings().users_table)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _profile(user_id: str, *fields: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = (
+        _table()
+        .get_item(Key=keys.user_key(user_id), ConsistentRead=True, **aws.projection(fields))
+        .get("Item")
+    )
+    return item
+
+
+def _issue(purpose: str, ttl_seconds: int, **fields: Any) -> str:
+    token = new_secret()
+    _table().put_item(
+        Item={**keys.one_time_token_key(digest(token), purpose), **fields, "expires_at": _now() + ttl_seconds}
+    )
+    return token
+
+
+def _find(purpose: str, token: str) -> tuple[dict[str, str], dict[str, Any]]:
+    key = keys.one_time_token_key(digest(token.strip()), purpose)
+    item = _table().get_item(Key=key, ConsistentRead=True).get("Item")
+    if item is None or int(item["expires_at"]) <= _now():
+        raise BadRequest(INVALID_TOKEN, code="invalid_token")
+    return key, item
+
+
+def _check_password(password: str, profile: dict[str, Any]) -> None:
+    problem = weakness(password, username=str(profile["username"]), email=str(profile["email"]))
+    if problem is not None:
+        raise Unprocessable(problem, code="weak_password")
+
+
+# --- e-mail verification -----------------------------------------------------------------------
+
+
+def send_verification(profile: dict[str, Any]) -> None:
+    """A verification link for the profile's current e-mail. A failure to send is logged, not
+    raised: the account exists either way, and the user can ask for the e-mail again."""
+    settings = get_settings()
+    token = _issue(
+        VERIFY,
+        settings.email_verification_ttl_seconds,
+        user_id=str(profile["id"]),
+        email=str(profile["email"]),
+    )
+    try:
+        auth_emails.send(
+            "verify_email",
+            to=str(profile["email"]),
+            first_name=str(profile.get("first_name", "")),
+            token=token,
+        )
+    except (ClientError, BotoCoreError) as exc:  # SES refused, or could not be reached
+        logger.warning("verification e-mail not sent", extra={"error": type(exc).__name__})
+
+
+def verify_email(token: str) -> str:
+    """Mark the e-mail the token was sent to as verified; returns the user id. 400 for a bad, used
+    or expired token, or one sent to an address the user has since changed."""
+    key, item = _find(VERIFY, token)
+    user_id = str(item["user_id"])
+    table = get_settings().users_table
+    try:
+        aws.dynamodb().meta.client.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": keys.user_key(user_id),
+                        "UpdateExpression": "SET email_verified = :true",
+                        "ConditionExpression": "email = :email",
+                        "ExpressionAttributeValues": {":true": True, ":email": item["email"]},
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        profile = _profile(user_id, "email", "email_verified")
+        # A retried call whose first attempt went through: the address is verified, say so.
+        if not (profile and profile.get("email_verified") is True and profile.get("email") == item["email"]):
+            raise BadRequest(INVALID_TOKEN, code="invalid_token") from None
+    return user_id
+
+
+def resend_verification(user_id: str) -> None:
+    profile = _profile(user_id, "id", "email", "first_name", "email_verified")
+    if profile is None:
+        raise NotFound("User not found", code="user_not_found")
+    if profile.get("email_verified") is True:
+        raise Conflict("Your e-mail address is already verified", code="email_already_verified")
+    _limit_resends(user_id)
+    send_verification(profile)
+
+
+def _limit_resends(user_id: str) -> None:
+    """At most RESEND_LIMIT resends per hour per user (one MULTI; Redis down: not limited)."""
+    import redis
+
+    from shop_shared.redis_client import get_redis
+
+    key = f"verify_resend:{user_id}"
+    try:
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, RESEND_WINDOW_SECONDS, nx=True)
+        pipe.ttl(key)
+        count, _, ttl = pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("resend limiter unavailable, not limiting", extra={"error": type(exc).__name__})
+        return
+    if int(count) > RESEND_LIMIT:
+        raise TooManyRequests(
+            "Too many verification e-mails, try again later",
+            retry_after=int(ttl) if int(ttl) > 0 else RESEND_WINDOW_SECONDS,
+            code="too_many_verification_emails",
+        )
+
+
+# --- password change and reset -----------------------------------------------------------------
+
+
+def change_password(user_id: str, current_password: str, new_password: str) -> None:
+    profile = _profile(user_id, "id", "username", "email", "password_hash", "token_version")
+    if profile is None:
+        raise NotFound("User not found", code="user_not_found")
+    if not verify_password(str(profile["password_hash"]), current_password):
+        raise Forbidden("Current password is wrong", code="wrong_password")
+    _check_password(new_password, profile)
+    _table().update_item(
+        Key=keys.user_key(user_id),
+        UpdateExpression="SET password_hash = :hash ADD token_version :one",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":hash": hash_password(new_password), ":one": 1},
+    )
+    auth_sessions.end_all(user_id)
+
+
+def request_password_reset(email: str) -> None:
+    """Send a reset link if an active account has this e-mail; the same answer and time otherwise."""
+    started = time.monotonic()
+    try:
+        guard = _table().get_item(Key=keys.email_guard_key(email), ConsistentRead=True).get("Item")
+        profile = (
+            _profile(str(guard["user_id"]), "id", "email", "first_name", "is_active", "token_version")
+            if guard
+            else None
+        )
+        if profile is not None and profile.get("is_active") is True:
+            settings = get_settings()
+            token = _issue(
+                RESET,
+                settings.password_reset_ttl_seconds,
+                user_id=str(profile["id"]),
+                token_version=int(profile.get("token_version", 0)),
+            )
+            auth_emails.send(
+                "password_reset",
+                to=str(profile["email"]),
+                first_name=str(profile.get("first_name", "")),
+                token=token,
+            )
+    except (ClientError, BotoCoreError) as exc:
+        # Answered like success too: an error here must not reveal that the account exists.
+        logger.warning("password reset not sent", extra={"error": type(exc).__name__})
+    time.sleep(max(0.0, RESET_ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
+
+
+def confirm_password_reset(token: str, new_password: str) -> None:
+    key, item = _find(RESET, token)
+    user_id = str(item["user_id"])
+    profile = _profile(user_id, "id", "username", "email", "token_version")
+    if profile is None:
+        raise BadRequest(INVALID_TOKEN, code="invalid_token")
+    _check_password(new_password, profile)  # before the token is used: the user may try again
+    version = int(item.get("token_version", 0))
+    # The token was issued for this token version: a reset or password change since voids it.
+    same_version = "token_version = :version" + (
+        " OR attribute_not_exists(token_version)" if version == 0 else ""
+    )
+    table = get_settings().users_table
+    try:
+        aws.dynamodb().meta.client.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": keys.user_key(user_id),
+                        "UpdateExpression": "SET password_hash = :hash ADD token_version :one",
+                        "ConditionExpression": f"attribute_exists(pk) AND ({same_version})",
+                        "ExpressionAttributeValues": {
+                            ":hash": hash_password(new_password),
+                            ":one": 1,
+                            ":version": version,
+                        },
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        raise BadRequest(INVALID_TOKEN, code="invalid_token") from None
+    auth_sessions.end_all(user_id)
