@@ -29,7 +29,9 @@ function serveQueues() {
     const query = new URLSearchParams(path.split("?")[1]);
     const status = query.get("status");
     const limit = Number(query.get("limit"));
-    const all = status === "pending" ? PENDING : status === "confirmed" ? [order(9, "confirmed", "2026-11-29T10:00:00Z")] : status ? [] : [...PENDING].reverse();
+    let all = status === "pending" ? PENDING : status === "confirmed" ? [order(9, "confirmed", "2026-11-29T10:00:00Z")] : status ? [] : [...PENDING].reverse();
+    const natural = status ? "oldest" : "newest";
+    if ((query.get("sort") ?? natural) !== natural) all = [...all].reverse();
     const start = Number(query.get("next") ?? 0);
     const next = start + limit < all.length ? String(start + limit) : null;
     return { orders: all.slice(start, start + limit), next };
@@ -63,10 +65,27 @@ describe("the staff queue", () => {
     assert.equal(page.querySelector(".queue-tabs a[aria-current='page']").dataset.queue, "pending");
   });
 
-  it("turns a queue around: newest first", async () => {
+  it("turns a queue around: newest first, one page asked of the API with sort", async () => {
     const page = await staffView(ctx("sort=newest"));
     assert.deepEqual(numbers(page), ["ORD-2026-000003", "ORD-2026-000002", "ORD-2026-000001"]);
     assert.equal(text(page.querySelector(".sort-toggle [aria-current='true']")), "Newest first");
+    const queueReads = requests.filter((r) => r.path.startsWith("/orders?status=pending") && !r.path.includes("limit=100"));
+    assert.deepEqual(queueReads.map((r) => r.path), ["/orders?status=pending&sort=newest&limit=20"]);
+  });
+
+  it("follows the cursor in the direction asked", async () => {
+    routes["GET /orders"] = ({ path }) => {
+      const query = new URLSearchParams(path.split("?")[1]);
+      if (query.get("limit") === "100") return { orders: [], next: null }; // the counts
+      assert.equal(query.get("sort"), "newest");
+      return query.get("next") ? { orders: [PENDING[0]], next: null } : { orders: [PENDING[2], PENDING[1]], next: "n2" };
+    };
+    const page = await staffView(ctx("sort=newest"));
+    const more = [...page.querySelectorAll("button")].find((b) => text(b) === "Show older orders");
+    more.dispatchEvent(new window.Event("click"));
+    await settle();
+    assert.deepEqual(numbers(page), ["ORD-2026-000003", "ORD-2026-000002", "ORD-2026-000001"]);
+    assert.ok(requests.some((r) => r.path === "/orders?status=pending&sort=newest&limit=20&next=n2"));
   });
 
   it("pages with the API's cursor", async () => {

@@ -49,6 +49,7 @@ function makeKeeper() {
       if (hadUser && reason !== "logout") emit("shop:session-expired", reason);
       emit("shop:session-changed", null);
     },
+    onChanged: () => emit("shop:tokens-changed"),
   });
 }
 
@@ -97,6 +98,12 @@ export const session = {
 
   user() {
     return currentUser;
+  },
+
+  /** The user id the current access token is for (claims, display only), or null. */
+  tokenUserId() {
+    const id = tokenClaims(keeper.accessToken() ?? "").user_id;
+    return id == null ? null : String(id);
   },
 
   isAdmin() {
