@@ -42,8 +42,9 @@ What a `ShopStack` offers:
   `fail("products-api")` makes the product API answer 503; `slow(service, seconds)` delays them
   instead; `clear_faults()` ends them all. Clear what you set (e.g. in a `finally`), the stack is
   shared by the whole session.
-- `forget_authorizations()`: the gateway caches an authorizer's answer per token for `ReauthorizeEvery` (60 s), as
-  API Gateway does; call this to make the next request run the authorizer again.
+- `forget_authorizations()`: the gateway caches an authorizer's answer per token for
+  `ReauthorizeEvery` (60 s), as API Gateway does; call this to make the next request run the
+  authorizer again.
 - `wait_until(condition, timeout=10)`, `log_text()` (the stack's output so far: its request and
   invocation log and the functions' own logs), `stop()`, then `exit_code` (0 = clean shutdown).
 - Another stack (other settings, e.g. `env={"ORDER_RATE_LIMIT": "2/60"}`) costs a few seconds:

@@ -427,3 +427,29 @@ def test_registration_succeeds_when_the_verification_email_cannot_be_sent(
         stack.clear_faults()
     assert stack.post("/auth/verify-email/resend", token=who["token"]).status_code == 202
     assert stack.verify_email(who["email"])["email_verified"] is True
+
+
+@pytest.mark.parametrize(
+    ("purpose", "path"), [("RESET", "/auth/password-reset/confirm"), ("VERIFY", "/auth/verify-email")]
+)
+def test_an_expired_link_token_is_400(
+    stack: ShopStack, user: dict[str, Any], purpose: str, path: str
+) -> None:
+    # A token whose item DynamoDB's TTL has not removed yet (it may take days): the time is checked.
+    from shop_shared.tokens import digest
+
+    token = f"expired-{uuid.uuid4().hex}"
+    stack.client("dynamodb").put_item(
+        TableName=stack.resources()["tables"]["UsersTable"]["name"],
+        Item={
+            "pk": {"S": f"TOKEN#{digest(token)}"},
+            "sk": {"S": purpose},
+            "user_id": {"S": user["user"]["id"]},
+            "email": {"S": user["email"]},
+            "token_version": {"N": "0"},
+            "expires_at": {"N": str(int(time.time()) - 1)},
+        },
+    )
+    refused = stack.post(path, json={"token": token, "new_password": "a-fine-new-password"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_token"

@@ -71,3 +71,14 @@ def test_a_registration_while_dynamodb_is_slow_creates_the_user_once(
     slow_once(stack, "TransactWriteItems")
     who = stack.new_user()  # asserts the 201, then logs in
     assert who["user"]["username"] == who["username"]
+
+
+def test_a_refresh_while_dynamodb_is_slow_rotates_once_and_the_new_token_works(
+    stack: ShopStack, no_faults: ShopStack
+) -> None:
+    who = stack.new_user()
+    slow_once(stack, "UpdateItem")  # the rotation: stored, then retried by botocore
+    rotated = stack.post("/auth/refresh", json={"refresh_token": who["refresh_token"]})
+    assert rotated.status_code == 200, rotated.text
+    again = stack.post("/auth/refresh", json={"refresh_token": rotated.json()["refresh_token"]})
+    assert again.status_code == 200, again.text  # the session was not ended as a "reuse"
