@@ -272,7 +272,7 @@ async function start() {
       session.logout();
     }
   }
-  // Logged in from another tab while this one was open: show this one logged in too.
+  // New tokens from another tab: logged in there while this one was open, show this one logged in too.
   window.addEventListener("shop:tokens-changed", async () => {
     if (!session.token()) return;
     if (session.user() && session.tokenUserId() === session.user().user_id) return;

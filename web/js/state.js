@@ -49,7 +49,9 @@ function makeKeeper() {
       if (hadUser && reason !== "logout") emit("shop:session-expired", reason);
       emit("shop:session-changed", null);
     },
-    onChanged: () => emit("shop:tokens-changed"),
+    onChanged: ({ remote }) => {
+      if (remote) emit("shop:tokens-changed");
+    },
   });
 }
 

@@ -68,7 +68,7 @@ export class TokenKeeper {
    * @param {(refreshToken: string) => Promise<object>} deps.requestRefresh - POST /auth/refresh;
    *   throws RefreshRefused when the server refused the token, anything else for a network error
    * @param {(reason: string) => void} [deps.onEnded] - the session ended (logout, refused, elsewhere)
-   * @param {() => void} [deps.onChanged] - a new pair arrived (here or from another tab)
+   * @param {({remote: boolean}) => void} [deps.onChanged] - a new pair arrived (remote: from another tab)
    */
   constructor({
     storage,
@@ -107,12 +107,15 @@ export class TokenKeeper {
   /** A login (or refresh) answer `{access_token, refresh_token, expires_in}`: keep and share it. */
   start(pair) {
     const receivedAt = this.now();
-    this.#adopt({
-      access_token: pair.access_token,
-      refresh_token: pair.refresh_token,
-      expires_at: receivedAt + Number(pair.expires_in) * 1000,
-      refresh_at: refreshAt(receivedAt, pair.expires_in),
-    });
+    this.#adopt(
+      {
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+        expires_at: receivedAt + Number(pair.expires_in) * 1000,
+        refresh_at: refreshAt(receivedAt, pair.expires_in),
+      },
+      { remote: false },
+    );
     this.#post({ type: "tokens", ...this.#pair() });
   }
 
@@ -125,7 +128,7 @@ export class TokenKeeper {
     };
   }
 
-  #adopt(pair) {
+  #adopt(pair, { remote }) {
     this.#access = pair.access_token ?? null;
     this.#expiresAt = Number(pair.expires_at) || 0;
     this.#refreshAt = Number(pair.refresh_at) || this.#expiresAt;
@@ -133,7 +136,7 @@ export class TokenKeeper {
     this.storage.setItem(REFRESH_KEY, pair.refresh_token);
     this.#generation += 1;
     this.#schedule(this.#refreshAt);
-    this.onChanged();
+    this.onChanged({ remote });
   }
 
   #schedule(when) {
@@ -160,7 +163,7 @@ export class TokenKeeper {
     if (!message || typeof message !== "object") return;
     if (message.type === "tokens" && message.refresh_token) {
       if (message.refresh_token === this.#refresh && message.access_token === this.#access) return;
-      this.#adopt(message);
+      this.#adopt(message, { remote: true });
       for (const resolve of this.#helloWaiters.splice(0)) resolve(true);
     } else if (message.type === "hello") {
       if (this.#refresh && this.accessToken()) this.#post({ type: "tokens", ...this.#pair() });
