@@ -77,6 +77,15 @@ export const session = {
     refresher = fn;
   },
 
+  /**
+   * A new access token now (rotating the refresh token). After the account changed (e-mail
+   * confirmed), because the gateway caches what the authorizer said about the old token for up to
+   * a minute.
+   */
+  renew() {
+    return keeper.refresh();
+  },
+
   /** Store a login answer {access_token, refresh_token, token_type, expires_in}. */
   start(login) {
     keeper.start(login);

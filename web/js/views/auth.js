@@ -57,7 +57,12 @@ export async function verifyEmailView(ctx) {
   try {
     const user = await api("/auth/verify-email", { method: "POST", body: { token }, auth: false });
     const me = session.user();
-    if (me && String(me.user_id) === String(user.id)) session.setUser({ ...me, ...user, user_id: me.user_id });
+    if (me && String(me.user_id) === String(user.id)) {
+      session.setUser({ ...me, ...user, user_id: me.user_id });
+      // The gateway remembers "not verified" for the current access token for up to a minute:
+      // a new one lets the customer order at once.
+      await session.renew();
+    }
     title.textContent = "E-mail address confirmed";
     section.append(
       h("p", { class: "alert alert-success", role: "status" }, `Thank you: ${user.email} is confirmed. You can place orders now.`),

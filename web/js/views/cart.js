@@ -232,6 +232,20 @@ export async function checkoutView(ctx) {
   let attempt = null;
   let inFlight = false;
 
+  /** A 403 email_not_verified: confirmed meanwhile (another tab, another device)? Else say so. */
+  async function emailNotVerified() {
+    const me = await api("/auth/verify-token", { method: "POST" }).catch(() => null);
+    if (me?.email_verified) {
+      // Confirmed, but the gateway still remembers the old answer for this access token.
+      session.setUser(me);
+      await session.renew();
+      showAlert(box, "Your e-mail address is confirmed now. Please place the order again.");
+      return;
+    }
+    session.setUser({ ...session.user(), ...(me ?? {}), email_verified: false });
+    fill(verifySlot, verifyNotice());
+  }
+
   place.addEventListener("click", async () => {
     if (inFlight) return;
     showAlert(box, "");
@@ -264,9 +278,7 @@ export async function checkoutView(ctx) {
       if (error instanceof ApiError && error.status >= 400 && error.status < 500) attempt = null;
       showAlert(box, describeError(error));
       if (error instanceof ApiError && error.code === "email_not_verified") {
-        // The account thinks it is unverified now: say so here, with the "send again" button.
-        if (session.user()?.email_verified !== false) session.setUser({ ...session.user(), email_verified: false });
-        fill(verifySlot, verifyNotice());
+        await emailNotVerified();
       }
       box.setAttribute("tabindex", "-1");
       box.focus();
