@@ -108,6 +108,12 @@ class Person:
         expect(page.get_by_role("heading", name="E-mail address confirmed")).to_be_visible()
         return page
 
+    def requests_to(self, path: str) -> list[str]:
+        """A list that fills with the URLs of this person's requests whose path ends with `path`."""
+        seen: list[str] = []
+        self.context.on("request", lambda r: seen.append(r.url) if r.url.endswith(path) else None)
+        return seen
+
     def session_storage(self) -> dict[str, str]:
         return dict(self.page.evaluate("Object.fromEntries(Object.entries(sessionStorage))"))
 

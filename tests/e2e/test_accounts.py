@@ -1,11 +1,11 @@
 """Accounts in a real browser (issue 16, storefront part): confirm the e-mail from the mailbox,
 sessions that end on log-out and survive reloads, tabs and the 15-minute access token, forgot and
-change password, profile and address edits. Screenshots: test-output/screenshots/{desktop,phone}-account-*.png.
+change password, profile and address edits.
+Screenshots: test-output/screenshots/{desktop,phone}-account-*.png.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -139,8 +139,7 @@ def test_tabs_share_one_session_refresh_once_and_log_out_together(
 ) -> None:
     who = stack.new_user()
     shopper = person()
-    refreshes: list[str] = []
-    shopper.context.on("request", lambda r: refreshes.append(r.url) if r.url.endswith("/auth/refresh") else None)
+    refreshes = shopper.requests_to("/auth/refresh")
     shopper.context.clock.install()
     first = shopper.log_in(who["username"], who["password"])
 
@@ -159,7 +158,8 @@ def test_tabs_share_one_session_refresh_once_and_log_out_together(
     first.get_by_role("link", name="Account", exact=True).click()
     expect(first.get_by_role("heading", name="Your account")).to_be_visible()
     assert len(refreshes) == 1, refreshes
-    assert shopper.session_storage()["shop.refresh"] == second.evaluate("sessionStorage.getItem('shop.refresh')")
+    in_second = second.evaluate("sessionStorage.getItem('shop.refresh')")
+    assert shopper.session_storage()["shop.refresh"] == in_second, "both tabs keep the new refresh token"
 
     # Logging out in one tab logs out the other.
     first.get_by_role("button", name="Log out").click()
@@ -167,7 +167,9 @@ def test_tabs_share_one_session_refresh_once_and_log_out_together(
     expect(second.locator("#flash")).to_contain_text("logged out in another window")
 
 
-def test_forgot_password_from_the_login_page(person: Callable[..., Any], stack: ShopStack, width: str) -> None:
+def test_forgot_password_from_the_login_page(
+    person: Callable[..., Any], stack: ShopStack, width: str
+) -> None:
     who = stack.new_user()
     visitor = person(phone=width == "phone")
     page = visitor.open("/login")
@@ -223,7 +225,9 @@ def test_forgot_password_from_the_login_page(person: Callable[..., Any], stack: 
     expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
 
 
-def test_change_password_logs_out_everywhere(person: Callable[..., Any], stack: ShopStack, width: str) -> None:
+def test_change_password_logs_out_everywhere(
+    person: Callable[..., Any], stack: ShopStack, width: str
+) -> None:
     who = stack.new_user()
     other_device = person()
     elsewhere = other_device.log_in(who["username"], who["password"])

@@ -180,8 +180,7 @@ def test_staff_pages_outlive_the_access_token(person: Callable[..., Any], stack:
     who = stack.new_shopper()
     order = place(stack, who)
     staff = person()
-    refreshes: list[str] = []
-    staff.context.on("request", lambda r: refreshes.append(r.url) if r.url.endswith("/auth/refresh") else None)
+    refreshes = staff.requests_to("/auth/refresh")
     staff.context.clock.install()
     page = staff.log_in("admin", stack.admin_password)
     open_staff(page)
