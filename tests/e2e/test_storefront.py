@@ -96,6 +96,8 @@ def test_customer_shops_end_to_end_and_staff_ship_the_order(
     page.get_by_label("Category").select_option(category)
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(rf"category={re.escape(category)}"))
+    # the new grid, not the one still shown while it loads
+    expect(page.locator(".card-category").filter(has_not_text=category_label)).to_have_count(0)
     expect(cards.first).to_be_visible()
     categories = {text.strip() for text in page.locator(".card-category").all_inner_texts()}
     assert categories == {category_label}

@@ -130,6 +130,8 @@ function renderNav() {
 
 /** End the session on the server (its refresh token stops working), then here and in every tab. */
 async function logOut() {
+  // A fresh access token first, so that no refresh rotates the token this request sends.
+  await session.freshToken().catch(() => null);
   const refreshToken = session.refreshToken();
   if (refreshToken) {
     try {
@@ -269,7 +271,8 @@ async function start() {
       if (!(await session.freshToken())) throw new Error("session over");
       session.setUser(await api("/auth/verify-token", { method: "POST" }));
     } catch {
-      session.logout();
+      // A refused session has ended already (api() and tokens.js); after a network failure the
+      // tokens stay, for the other tabs and the next reload, and this page shows no user.
     }
   }
   // New tokens from another tab: logged in there while this one was open, show this one logged in too.
@@ -286,7 +289,10 @@ async function start() {
   document.addEventListener("visibilitychange", async () => {
     if (document.visibilityState !== "visible" || session.user()?.email_verified !== false) return;
     try {
-      session.setUser(await api("/auth/verify-token", { method: "POST" }));
+      const me = await api("/auth/verify-token", { method: "POST" });
+      session.setUser(me);
+      // The gateway remembers "not verified" for the old access token for up to a minute.
+      if (me?.email_verified) await session.renew();
     } catch {
       // the next request says what is wrong
     }
