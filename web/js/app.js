@@ -147,7 +147,9 @@ async function logOut() {
 /** The "please confirm your e-mail address" banner, for a logged-in user who has not yet. */
 function renderBanner() {
   if (!bannerArea) return;
-  const notice = currentLocation().path === "/verify-email" ? null : auth.verifyNotice({ className: "verify-banner" });
+  // Not on the pages that say it themselves (the checkout has its own notice, next to the button).
+  const own = ["/verify-email", "/checkout"].includes(currentLocation().path);
+  const notice = own ? null : auth.verifyNotice({ className: "verify-banner" });
   fill(bannerArea, notice ? h("div", { class: "banner-inner" }, notice) : null);
 }
 
