@@ -223,6 +223,23 @@ describe("two tabs share one session", () => {
     assert.deepEqual(server.calls, []);
   });
 
+  it("an open tab whose access token ran out still hands over the session; one refresh follows", async () => {
+    const bus = broadcastBus();
+    const locks = localLocks();
+    const server = rotatingServer();
+    let clock = 0;
+    const one = tab({ bus, locks, server, now: () => clock });
+    one.keeper.start(LOGIN);
+    clock = 901_000; // the open tab slept past its access token
+    const fresh = tab({ bus, locks, server, now: () => clock });
+    assert.equal(await fresh.keeper.join(50), true);
+    assert.equal(fresh.keeper.accessToken(), null);
+    const [a, b] = await Promise.all([fresh.keeper.freshAccessToken(), one.keeper.freshAccessToken()]);
+    await wait(10);
+    assert.deepEqual([a, b], ["a1", "a1"]);
+    assert.deepEqual(server.calls, ["r0"]);
+  });
+
   it("alone, a new tab has no session (closing the last tab ended it)", async () => {
     const fresh = tab({ bus: broadcastBus(), server: rotatingServer() });
     assert.equal(await fresh.keeper.join(20), false);

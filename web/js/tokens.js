@@ -166,7 +166,9 @@ export class TokenKeeper {
       this.#adopt(message, { remote: true });
       for (const resolve of this.#helloWaiters.splice(0)) resolve(true);
     } else if (message.type === "hello") {
-      if (this.#refresh && this.accessToken()) this.#post({ type: "tokens", ...this.#pair() });
+      // The refresh token is what counts: an access token that ran out (a background tab's timers
+      // are slowed down) is renewed by whichever tab needs it first, under the lock.
+      if (this.#refresh) this.#post({ type: "tokens", ...this.#pair() });
     } else if (message.type === "ended") {
       if (this.#refresh) this.#clear("elsewhere");
     }
