@@ -114,3 +114,30 @@ describe("the staff queue", () => {
     assert.ok(page.querySelector("[role='alert']"));
   });
 });
+
+describe("the customer search", () => {
+  it("lists the customers the API finds, and pages with its cursor", async () => {
+    routes["GET /auth/users"] = ({ path }) => {
+      const query = new URLSearchParams(path.split("?")[1]);
+      assert.equal(query.get("query"), "ada");
+      return query.get("next") === "c2"
+        ? { users: [{ id: "u3", username: "ada_3", email: "ada3@example.com" }], next: null }
+        : { users: [{ id: "u1", username: "ada_1", email: "ada1@example.com", first_name: "Ada" }, { id: "u2", username: "ada_2", email: "ada2@example.com" }], next: "c2" };
+    };
+    const page = await staffView(ctx(""));
+    document.body.append(page);
+    const form = page.querySelector('form[aria-label="Search by customer"]');
+    form.querySelector('[name="query"]').value = "  ada ";
+    form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+    await settle();
+    const found = () => [...page.querySelectorAll(".customer-results li")].map(text);
+    assert.deepEqual(found(), ["ada_1 · Ada · ada1@example.com", "ada_2 · ada2@example.com"]);
+    assert.equal(page.querySelector(".customer-results a").getAttribute("href"), "#/staff/users/u1");
+    const more = [...page.querySelectorAll("button")].find((b) => text(b) === "Show more customers");
+    assert.equal(more.hidden, false);
+    more.dispatchEvent(new window.Event("click"));
+    await settle();
+    assert.deepEqual(found().length, 3);
+    assert.equal(more.hidden, true);
+  });
+});

@@ -176,7 +176,7 @@ function searchArea(ctx) {
       try {
         const body = await api(`/auth/users?${new URLSearchParams({ query, limit: "20" })}`);
         const users = Array.isArray(body?.users) ? body.users : [];
-        fill(results, users.length ? customerList(users, body?.next) : h("p", { class: "empty" }, `No customer starts with “${query}”.`));
+        fill(results, users.length ? customerList(users, body?.next, query) : h("p", { class: "empty" }, `No customer starts with “${query}”.`));
       } catch (error) {
         showAlert(box, describeError(error));
       }
@@ -193,27 +193,40 @@ function searchArea(ctx) {
   );
 }
 
-function customerList(users, next) {
+function customerItem(user) {
+  const id = String(user.id ?? user.user_id ?? "");
+  const name = [user.first_name, user.last_name].filter(Boolean).join(" ");
   return h(
-    "div",
+    "li",
     null,
-    h(
-      "ul",
-      { class: "link-list customer-results", "aria-label": "Customers found" },
-      users.map((user) => {
-        const id = String(user.id ?? user.user_id ?? "");
-        const name = [user.first_name, user.last_name].filter(Boolean).join(" ");
-        return h(
-          "li",
-          null,
-          h("a", { href: `#/staff/users/${encodeURIComponent(id)}` }, user.username ?? id),
-          name ? ` · ${name}` : null,
-          user.email ? h("span", { class: "muted" }, ` · ${user.email}`) : null,
-        );
-      }),
-    ),
-    next ? h("p", { class: "muted" }, "More customers match: type more of the name to narrow it down.") : null,
+    h("a", { href: `#/staff/users/${encodeURIComponent(id)}` }, user.username ?? id),
+    name ? ` · ${name}` : null,
+    user.email ? h("span", { class: "muted" }, ` · ${user.email}`) : null,
   );
+}
+
+/** The customers found, and "Show more customers" while the API has a `next` page. */
+function customerList(users, next, query) {
+  const list = h("ul", { class: "link-list customer-results", "aria-label": "Customers found" }, users.map(customerItem));
+  const box = alertBox();
+  const more = h("button", { type: "button", class: "button button-secondary", hidden: !next }, "Show more customers");
+  let cursor = next;
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const body = await api(`/auth/users?${new URLSearchParams({ query, limit: "20", next: cursor })}`);
+      const page = Array.isArray(body?.users) ? body.users : [];
+      list.append(...page.map(customerItem));
+      cursor = body?.next ?? null;
+      more.hidden = !cursor;
+      showAlert(box, "");
+    } catch (error) {
+      showAlert(box, describeError(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  return h("div", null, list, box, more);
 }
 
 // ---------------------------------------------------------------- pages
