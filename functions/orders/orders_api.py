@@ -63,6 +63,10 @@ def create_order(
 )
 def list_orders(
     status: Annotated[OrderStatus | None, Query(description="Only this status, oldest first")] = None,
+    sort: Annotated[
+        orders_rules.Sort | None,
+        Query(description="`newest` or `oldest` first (default: oldest with a status, else newest)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=orders_service.MAX_PAGE_SIZE)] = orders_service.DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(alias="next", max_length=2048)] = None,
     order_number: Annotated[
@@ -78,7 +82,7 @@ def list_orders(
         return OrderPage(orders=orders_service.find_by_number(order_number, caller), next=None)
     if not caller.is_admin:
         raise Forbidden("Only staff can list every customer's orders", code="forbidden")
-    orders, next_cursor = orders_service.list_orders(status, limit=limit, cursor=cursor or None)
+    orders, next_cursor = orders_service.list_orders(status, limit=limit, cursor=cursor or None, sort=sort)
     return OrderPage(orders=orders, next=next_cursor)
 
 

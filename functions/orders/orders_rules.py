@@ -152,21 +152,40 @@ def queue_partitions(status: str | None) -> list[str]:
     return [f"{name}#{shard}" for name in statuses for shard in range(QUEUE_SHARDS)]
 
 
-def encode_queue_cursor(status: str | None, last_seq: str) -> str:
-    raw = json.dumps({"s": status or "*", "k": last_seq}, separators=(",", ":"))
+Sort = Literal["newest", "oldest"]
+
+
+def listing_ascending(status: str | None, sort: Sort | str | None) -> bool:
+    """The direction of a staff listing: as asked, else the contract's defaults (a status's work
+    queue oldest first, every order newest first)."""
+    if sort is None:
+        return status is not None
+    return sort == "oldest"
+
+
+def encode_queue_cursor(status: str | None, last_seq: str, *, ascending: bool | None = None) -> str:
+    """The opaque `next`: the listing (status or every order), its direction and where it stopped.
+    `ascending` defaults to the listing's default direction."""
+    direction = listing_ascending(status, None) if ascending is None else ascending
+    raw = json.dumps(
+        {"s": status or "*", "d": "asc" if direction else "desc", "k": last_seq}, separators=(",", ":")
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_queue_cursor(cursor: str, status: str | None) -> str:
-    """The `order_seq` to continue after, or 400 for a cursor that is not ours or not this listing's."""
+def decode_queue_cursor(cursor: str, status: str | None, *, ascending: bool | None = None) -> str:
+    """The `order_seq` to continue after, or 400 for a cursor that is not ours or not this listing's
+    (another status, or the other direction: followed the wrong way it would skip orders)."""
+    direction = listing_ascending(status, None) if ascending is None else ascending
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise BadRequest("Invalid 'next' cursor", code="invalid_cursor") from exc
     if (
         not isinstance(data, dict)
-        or set(data) != {"s", "k"}
+        or set(data) != {"s", "d", "k"}
         or data["s"] != (status or "*")
+        or data["d"] != ("asc" if direction else "desc")
         or not isinstance(data["k"], str)
         or not _ORDER_SEQ_RE.match(data["k"])
     ):

@@ -319,22 +319,27 @@ def list_user_orders(
 
 
 def list_orders(
-    status: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    status: str | None = None,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+    sort: orders_rules.Sort | None = None,
 ) -> tuple[list[Order], str | None]:
     """One page of every customer's orders from the `ByStatus` index: with a status, that status's
-    work queue, oldest first; without, all orders, newest first. One Query per index partition
-    (QUEUE_SHARDS per status), merged by order number; the cursor is the last order number shown,
-    so the next page continues with a key condition, not an ExclusiveStartKey per partition."""
+    work queue, oldest first; without, all orders, newest first; `sort` turns either around. One
+    Query per index partition (QUEUE_SHARDS per status), merged by order number; the cursor is the
+    last order number shown (and the direction), so the next page continues with a key condition,
+    not an ExclusiveStartKey per partition."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    ascending = status is not None
-    after = orders_rules.decode_queue_cursor(cursor, status) if cursor else None
+    ascending = orders_rules.listing_ascending(status, sort)
+    after = orders_rules.decode_queue_cursor(cursor, status, ascending=ascending) if cursor else None
     orders = adapters().orders
     results = [
         orders.queue_page(partition, after=after, ascending=ascending, limit=limit)
         for partition in orders_rules.queue_partitions(status)
     ]
     page, last = orders_rules.merge_page(results, limit, ascending=ascending)
-    next_cursor = orders_rules.encode_queue_cursor(status, last) if last else None
+    next_cursor = orders_rules.encode_queue_cursor(status, last, ascending=ascending) if last else None
     return [Order.model_validate(item) for item in page], next_cursor
 
 

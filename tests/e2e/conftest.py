@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from shop_local.testing import ShopStack
 
@@ -80,6 +88,37 @@ class Person:
         page.get_by_role("button", name="Log in").click()
         page.get_by_role("button", name="Log out").wait_for()
         return page
+
+    def open_mailed_link(self, email: str, subject: str) -> Page:
+        """Open the newest e-mail to `email` with this subject in the storefront's mailbox view and
+        follow its link into the shop ("Open in this shop"), as a person reading it would."""
+        page = self.open("/mailbox")
+        page.get_by_label("Show e-mails to").fill(email)
+        mail = page.locator("details.mail", has_text=subject).first  # newest first
+        expect(mail).to_be_visible(timeout=30_000)
+        mail.locator("summary").click()
+        link = mail.locator(".mail-link").first.inner_text()
+        assert "token=" in link, f"the e-mail's link carries no token: {link}"
+        mail.get_by_role("link", name="Open in this shop").first.click()
+        return page
+
+    def verify_email(self, email: str) -> Page:
+        """Confirm the e-mail address through the link in the verification e-mail."""
+        page = self.open_mailed_link(email, "Verify your e-mail address")
+        expect(page.get_by_role("heading", name="E-mail address confirmed")).to_be_visible()
+        return page
+
+    def requests_to(self, path: str) -> list[str]:
+        """A list that fills with the URLs of this person's requests whose path ends with `path`."""
+        seen: list[str] = []
+        self.context.on("request", lambda r: seen.append(r.url) if r.url.endswith(path) else None)
+        return seen
+
+    def session_storage(self) -> dict[str, str]:
+        return dict(self.page.evaluate("Object.fromEntries(Object.entries(sessionStorage))"))
+
+    def local_storage(self) -> dict[str, str]:
+        return dict(self.page.evaluate("Object.fromEntries(Object.entries(localStorage))"))
 
     def in_viewport(self, selector: str) -> bool:
         """Whether the element is wholly inside the visible window (not just somewhere on the page)."""

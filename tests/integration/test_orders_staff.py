@@ -93,6 +93,30 @@ def test_all_orders_are_newest_first(stack: ShopStack, admin: str, shopper: dict
     assert {o["status"] for o in everything} >= {"pending", "cancelled"}
 
 
+def test_sort_turns_a_listing_around_and_its_cursor_keeps_the_direction(
+    stack: ShopStack, admin: str, shopper: dict[str, Any]
+) -> None:
+    mine = [place(stack, shopper, product_id) for product_id in (1, 2, 3)]
+    oldest = whole_listing(stack, admin, 2, status="pending")
+    newest = whole_listing(stack, admin, 2, status="pending", sort="newest")
+    # the same queue, every order once, the other way round, paged with `next`
+    assert [o["id"] for o in newest] == [o["id"] for o in reversed(oldest)]
+    assert [o["id"] for o in newest if o["id"] in {m["id"] for m in mine}] == [
+        o["id"] for o in reversed(mine)
+    ]
+    assert whole_listing(stack, admin, 3, status="pending", sort="oldest") == oldest
+    # every order, oldest first
+    everything_newest = whole_listing(stack, admin, 5)
+    assert whole_listing(stack, admin, 5, sort="oldest") == list(reversed(everything_newest))
+    # a cursor of one direction is refused by the other
+    first = stack.get("/orders", token=admin, params={"status": "pending", "sort": "newest", "limit": 1})
+    assert first.status_code == 200 and first.json()["next"]
+    other_way = stack.get("/orders", token=admin, params={"status": "pending", "next": first.json()["next"]})
+    assert (other_way.status_code, other_way.json()["code"]) == (400, "invalid_cursor")
+    bad_sort = stack.get("/orders", token=admin, params={"sort": "random"})
+    assert (bad_sort.status_code, bad_sort.json()["code"]) == (422, "validation_error")
+
+
 def test_the_staff_list_is_for_admins_only(stack: ShopStack, admin: str, shopper: dict[str, Any]) -> None:
     for params in ({}, {"status": "pending"}):
         refused = stack.get("/orders", token=shopper["token"], params=params)

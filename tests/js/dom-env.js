@@ -67,6 +67,9 @@ Object.assign(globalThis, {
   CSS: { escape: (value) => String(value).replace(/["\\]/g, "\\$&") },
   fetch: fakeFetch,
 });
+// node's own BroadcastChannel would keep the test process alive; the views' tests run one tab
+// (tokens.test.js wires tabs together itself).
+globalThis.BroadcastChannel = undefined;
 
 /** The visible words of a node, whitespace collapsed. */
 export function text(node) {

@@ -29,7 +29,9 @@ function serveQueues() {
     const query = new URLSearchParams(path.split("?")[1]);
     const status = query.get("status");
     const limit = Number(query.get("limit"));
-    const all = status === "pending" ? PENDING : status === "confirmed" ? [order(9, "confirmed", "2026-11-29T10:00:00Z")] : status ? [] : [...PENDING].reverse();
+    let all = status === "pending" ? PENDING : status === "confirmed" ? [order(9, "confirmed", "2026-11-29T10:00:00Z")] : status ? [] : [...PENDING].reverse();
+    const natural = status ? "oldest" : "newest";
+    if ((query.get("sort") ?? natural) !== natural) all = [...all].reverse();
     const start = Number(query.get("next") ?? 0);
     const next = start + limit < all.length ? String(start + limit) : null;
     return { orders: all.slice(start, start + limit), next };
@@ -63,10 +65,27 @@ describe("the staff queue", () => {
     assert.equal(page.querySelector(".queue-tabs a[aria-current='page']").dataset.queue, "pending");
   });
 
-  it("turns a queue around: newest first", async () => {
+  it("turns a queue around: newest first, one page asked of the API with sort", async () => {
     const page = await staffView(ctx("sort=newest"));
     assert.deepEqual(numbers(page), ["ORD-2026-000003", "ORD-2026-000002", "ORD-2026-000001"]);
     assert.equal(text(page.querySelector(".sort-toggle [aria-current='true']")), "Newest first");
+    const queueReads = requests.filter((r) => r.path.startsWith("/orders?status=pending") && !r.path.includes("limit=100"));
+    assert.deepEqual(queueReads.map((r) => r.path), ["/orders?status=pending&sort=newest&limit=20"]);
+  });
+
+  it("follows the cursor in the direction asked", async () => {
+    routes["GET /orders"] = ({ path }) => {
+      const query = new URLSearchParams(path.split("?")[1]);
+      if (query.get("limit") === "100") return { orders: [], next: null }; // the counts
+      assert.equal(query.get("sort"), "newest");
+      return query.get("next") ? { orders: [PENDING[0]], next: null } : { orders: [PENDING[2], PENDING[1]], next: "n2" };
+    };
+    const page = await staffView(ctx("sort=newest"));
+    const more = [...page.querySelectorAll("button")].find((b) => text(b) === "Show older orders");
+    more.dispatchEvent(new window.Event("click"));
+    await settle();
+    assert.deepEqual(numbers(page), ["ORD-2026-000003", "ORD-2026-000002", "ORD-2026-000001"]);
+    assert.ok(requests.some((r) => r.path === "/orders?status=pending&sort=newest&limit=20&next=n2"));
   });
 
   it("pages with the API's cursor", async () => {
@@ -93,5 +112,32 @@ describe("the staff queue", () => {
     const page = await staffView(ctx(""));
     assert.equal(page.querySelectorAll(".order-row").length, 0);
     assert.ok(page.querySelector("[role='alert']"));
+  });
+});
+
+describe("the customer search", () => {
+  it("lists the customers the API finds, and pages with its cursor", async () => {
+    routes["GET /auth/users"] = ({ path }) => {
+      const query = new URLSearchParams(path.split("?")[1]);
+      assert.equal(query.get("query"), "ada");
+      return query.get("next") === "c2"
+        ? { users: [{ id: "u3", username: "ada_3", email: "ada3@example.com" }], next: null }
+        : { users: [{ id: "u1", username: "ada_1", email: "ada1@example.com", first_name: "Ada" }, { id: "u2", username: "ada_2", email: "ada2@example.com" }], next: "c2" };
+    };
+    const page = await staffView(ctx(""));
+    document.body.append(page);
+    const form = page.querySelector('form[aria-label="Search by customer"]');
+    form.querySelector('[name="query"]').value = "  ada ";
+    form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+    await settle();
+    const found = () => [...page.querySelectorAll(".customer-results li")].map(text);
+    assert.deepEqual(found(), ["ada_1 · Ada · ada1@example.com", "ada_2 · ada2@example.com"]);
+    assert.equal(page.querySelector(".customer-results a").getAttribute("href"), "#/staff/users/u1");
+    const more = [...page.querySelectorAll("button")].find((b) => text(b) === "Show more customers");
+    assert.equal(more.hidden, false);
+    more.dispatchEvent(new window.Event("click"));
+    await settle();
+    assert.deepEqual(found().length, 3);
+    assert.equal(more.hidden, true);
   });
 });

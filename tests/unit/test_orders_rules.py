@@ -142,6 +142,35 @@ def test_the_queue_cursor_round_trips_and_belongs_to_one_listing() -> None:
             orders_rules.decode_queue_cursor(bad, status)
 
 
+def test_the_cursor_carries_the_direction_of_its_listing() -> None:
+    newest = orders_rules.encode_queue_cursor("pending", "2026-0000000042", ascending=False)
+    assert orders_rules.decode_queue_cursor(newest, "pending", ascending=False) == "2026-0000000042"
+    # followed in the other direction it would skip or repeat orders: refused
+    with pytest.raises(BadRequest):
+        orders_rules.decode_queue_cursor(newest, "pending", ascending=True)
+    oldest = orders_rules.encode_queue_cursor(None, "2026-0000000042", ascending=True)
+    assert orders_rules.decode_queue_cursor(oldest, None, ascending=True) == "2026-0000000042"
+    with pytest.raises(BadRequest):
+        orders_rules.decode_queue_cursor(oldest, None, ascending=False)
+
+
+@pytest.mark.parametrize(
+    ("status", "sort", "ascending"),
+    [
+        ("pending", None, True),  # a work queue: oldest first
+        (None, None, False),  # everything: newest first
+        ("pending", "newest", False),
+        ("pending", "oldest", True),
+        (None, "oldest", True),
+        (None, "newest", False),
+    ],
+)
+def test_the_listing_direction_defaults_as_the_contract_says(
+    status: str | None, sort: str | None, ascending: bool
+) -> None:
+    assert orders_rules.listing_ascending(status, sort) is ascending
+
+
 def _items(*numbers: int) -> list[dict[str, Any]]:
     return [{"order_seq": f"2026-{n:010d}", "n": n} for n in numbers]
 

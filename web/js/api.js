@@ -1,7 +1,8 @@
 // The one place that talks to the API: base URL, bearer token, JSON, and the contract's errors
 // ({message, code, details?}; 429 with Retry-After).
 
-import { session } from "./state.js";
+import { keeper, session } from "./state.js";
+import { RefreshRefused } from "./tokens.js";
 
 function configuredBase() {
   const fromWindow = typeof window.SHOP_API_BASE === "string" ? window.SHOP_API_BASE.trim() : "";
@@ -30,18 +31,7 @@ function parseRetryAfter(value) {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-/**
- * fetch + JSON. Sends the session's bearer token when there is one (or `auth: false` to never).
- * Throws ApiError for any non-2xx answer and for a network failure (status 0).
- */
-export async function api(path, { method = "GET", body, headers = {}, auth = true, signal } = {}) {
-  const token = auth ? session.token() : null;
-  const init = { method, headers: { Accept: "application/json", ...headers }, signal };
-  if (token) init.headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+async function send(path, init) {
   let response;
   try {
     response = await fetch(API_BASE + path, init);
@@ -58,14 +48,47 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
       data = null;
     }
   }
-  if (!response.ok) {
+  return { response, data };
+}
+
+/**
+ * fetch + JSON. Sends the session's bearer token when there is one (or `auth: false` to never),
+ * refreshed first when it ran out; a 401 refreshes the session once and tries again.
+ * Throws ApiError for any non-2xx answer and for a network failure (status 0).
+ */
+export async function api(path, { method = "GET", body, headers = {}, auth = true, signal } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let token = auth ? await session.freshToken() : null;
+  for (let attempt = 0; ; attempt += 1) {
+    if (token) init.headers.Authorization = `Bearer ${token}`;
+    const { response, data } = await send(path, init);
+    if (response.ok) return data;
+    if (response.status === 401 && token && attempt === 0 && (await keeper.renewAfter401(token))) {
+      token = session.token();
+      if (token) continue;
+    }
     const error = new ApiError(response.status, data, parseRetryAfter(response.headers.get("Retry-After")));
-    // A token the server no longer accepts: forget it, the app sends the user to the login page.
+    // A session the server no longer accepts: end it, the app sends the user to the login page.
     if (response.status === 401 && token) session.expire();
     throw error;
   }
-  return data;
 }
+
+// POST /auth/refresh for the session (tokens.js decides when, and keeps the tabs in step).
+session.useRefresher(async (refreshToken) => {
+  const { response, data } = await send("/auth/refresh", {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: refreshToken }),
+  });
+  if (response.ok && data?.access_token && data?.refresh_token) return data;
+  if (response.status === 401 || response.status === 422) throw new RefreshRefused(data?.message ?? "refused");
+  throw new ApiError(response.status, data, null);
+});
 
 // Human wording for errors lives in messages.js (pure, unit-tested); re-exported for the views.
 export { describeError } from "./messages.js";

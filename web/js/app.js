@@ -3,8 +3,10 @@
 
 import { API_BASE, ApiError, api } from "./api.js";
 import { clear, fill, h } from "./dom.js";
-import { cart, session } from "./state.js";
+import { linkRoute } from "./links.js";
+import { cart, keeper, session } from "./state.js";
 import * as account from "./views/account.js";
+import * as auth from "./views/auth.js";
 import * as catalog from "./views/catalog.js";
 import * as cartViews from "./views/cart.js";
 import * as mailbox from "./views/mailbox.js";
@@ -14,6 +16,7 @@ import * as staff from "./views/staff.js";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const flashArea = document.getElementById("flash");
+const bannerArea = document.getElementById("banner");
 
 const routes = [
   { pattern: /^\/$/, view: catalog.listView },
@@ -22,6 +25,9 @@ const routes = [
   { pattern: /^\/checkout$/, view: cartViews.checkoutView, auth: true },
   { pattern: /^\/login$/, view: account.loginView },
   { pattern: /^\/register$/, view: account.registerView },
+  { pattern: /^\/forgot-password$/, view: auth.forgotPasswordView },
+  { pattern: /^\/reset-password$/, view: auth.resetPasswordView },
+  { pattern: /^\/verify-email$/, view: auth.verifyEmailView },
   { pattern: /^\/account$/, view: account.accountView, auth: true },
   { pattern: /^\/orders$/, view: orders.ordersView, auth: true },
   { pattern: /^\/orders\/(?<id>[^/]+)$/, view: orders.orderView, auth: true },
@@ -109,8 +115,9 @@ function renderNav() {
   if (devMailbox) items.push(navLink("#/mailbox", "Mailbox", under("/mailbox")));
   if (user) {
     const logout = h("button", { type: "button", class: "nav-button" }, "Log out");
-    logout.addEventListener("click", () => {
-      session.logout();
+    logout.addEventListener("click", async () => {
+      logout.disabled = true;
+      await logOut();
       flash("You are logged out.", { keep: true });
       navigate("/");
     });
@@ -119,6 +126,31 @@ function renderNav() {
     items.push(navLink("#/login", "Log in", under("/login")), navLink("#/register", "Register", under("/register")));
   }
   fill(nav, ...items);
+}
+
+/** End the session on the server (its refresh token stops working), then here and in every tab. */
+async function logOut() {
+  // A fresh access token first, so that no refresh rotates the token this request sends.
+  await session.freshToken().catch(() => null);
+  const refreshToken = session.refreshToken();
+  if (refreshToken) {
+    try {
+      await api("/auth/logout", { method: "POST", body: { refresh_token: refreshToken } });
+    } catch {
+      // Already ended (401) or the shop is unreachable: forget it here all the same; the refresh
+      // token dies with the session on the server at the latest after its lifetime.
+    }
+  }
+  session.logout();
+}
+
+/** The "please confirm your e-mail address" banner, for a logged-in user who has not yet. */
+function renderBanner() {
+  if (!bannerArea) return;
+  // Not on the pages that say it themselves (the checkout has its own notice, next to the button).
+  const own = ["/verify-email", "/checkout"].includes(currentLocation().path);
+  const notice = own ? null : auth.verifyNotice({ className: "verify-banner" });
+  fill(bannerArea, notice ? h("div", { class: "banner-inner" }, notice) : null);
 }
 
 // ---------------------------------------------------------------- router
@@ -153,6 +185,7 @@ async function route() {
     }
   }
   renderNav();
+  renderBanner();
   let node;
   if (!spec) {
     node = errorPage(new ApiError(404, { message: "There is no such page." }));
@@ -225,21 +258,58 @@ async function start() {
     }
   });
   window.addEventListener("shop:cart-changed", renderNav);
-  window.addEventListener("shop:session-changed", renderNav);
+  window.addEventListener("shop:session-changed", () => {
+    renderNav();
+    renderBanner();
+  });
 
-  // A token left from earlier in this tab: keep the session if the server still accepts it.
-  if (session.token()) {
+  // A link from an e-mail in its path form (/verify-email?token=…): the same page as a hash route.
+  const mailed = location.hash.startsWith("#/") ? null : linkRoute(location.href);
+  if (mailed) history.replaceState(null, "", `${location.pathname.replace(/[^/]*$/, "")}#${mailed}`);
+
+  // The session: from the other open tabs, else the refresh token this tab kept over a reload.
+  if (await keeper.join()) {
+    try {
+      if (!(await session.freshToken())) throw new Error("session over");
+      session.setUser(await api("/auth/verify-token", { method: "POST" }));
+    } catch {
+      // A refused session has ended already (api() and tokens.js); after a network failure the
+      // tokens stay, for the other tabs and the next reload, and this page shows no user.
+    }
+  }
+  // New tokens from another tab: logged in there while this one was open, show this one logged in too.
+  window.addEventListener("shop:tokens-changed", async () => {
+    if (!session.token()) return;
+    if (session.user() && session.tokenUserId() === session.user().user_id) return;
     try {
       session.setUser(await api("/auth/verify-token", { method: "POST" }));
     } catch {
-      session.logout();
+      // the next request says what is wrong
     }
-  }
+  });
+  // Back to this tab: the e-mail may have been confirmed meanwhile (in another tab or device).
+  document.addEventListener("visibilitychange", async () => {
+    if (document.visibilityState !== "visible" || session.user()?.email_verified !== false) return;
+    try {
+      const me = await api("/auth/verify-token", { method: "POST" });
+      session.setUser(me);
+      // The gateway remembers "not verified" for the old access token for up to a minute.
+      if (me?.email_verified) await session.renew();
+    } catch {
+      // the next request says what is wrong
+    }
+  });
   // From now on a refused token means the session ended while in use: say so, and offer to log in.
-  window.addEventListener("shop:session-expired", () => {
-    flash("Your session has ended. Please log in again.", { kind: "error", keep: true });
+  window.addEventListener("shop:session-expired", (event) => {
+    const elsewhere = event.detail === "elsewhere";
+    flash(elsewhere ? "You logged out in another window." : "Your session has ended. Please log in again.", {
+      kind: elsewhere ? "success" : "error",
+      keep: true,
+    });
     const { raw } = currentLocation();
-    if (!raw.startsWith("/login")) navigate(`/login?next=${encodeURIComponent(raw)}`);
+    const spec = routes.find((candidate) => candidate.pattern.test(currentLocation().path));
+    if (elsewhere && !(spec?.auth || spec?.admin)) route();
+    else if (!raw.startsWith("/login")) navigate(`/login?next=${encodeURIComponent(raw)}`);
   });
   // The dev mailbox exists only in the local stack; show its link when it answers.
   fetch(`${API_BASE}/_dev/emails`, { headers: { Accept: "application/json" } })

@@ -2,7 +2,7 @@
 // (messages.js has the words), a code that belongs to a field (e.g. a taken e-mail) next to that
 // field, and everything else once, on top.
 
-import { describeError, FIELD_FOR_CODE, fieldErrors } from "./messages.js";
+import { describeError, fieldErrors, fieldForCode } from "./messages.js";
 import { showAlert } from "./dom.js";
 
 function slotFor(form, name) {
@@ -51,7 +51,7 @@ export function showErrors(form, box, error) {
   clearErrors(form, box);
   const hasField = (name) => Boolean(inputFor(form, name) && slotFor(form, name));
   const { fields, rest } = fieldErrors(error?.details, hasField, (name) => labelFor(form, name));
-  const codeField = FIELD_FOR_CODE[error?.code];
+  const codeField = fieldForCode(error?.code, hasField);
   if (codeField && hasField(codeField) && !(codeField in fields)) fields[codeField] = describeError(error);
   let placed = 0;
   for (const [name, message] of Object.entries(fields)) if (markField(form, name, message)) placed += 1;

@@ -13,6 +13,9 @@ const FIELDS = {
   first_name: { missing: "Enter your first name." },
   last_name: { missing: "Enter your last name." },
   password: { missing: "Choose a password." },
+  new_password: { missing: "Choose a new password." },
+  current_password: { missing: "Enter your current password." },
+  new_password_again: {},
   street: { missing: "Enter the street and house number." },
   city: { missing: "Enter the city." },
   state: { missing: "Enter the state or region." },
@@ -30,7 +33,18 @@ export const FIELD_FOR_CODE = {
   username_taken: "username",
   email_taken: "email",
   weak_password: "password",
+  wrong_password: "current_password",
 };
+
+/**
+ * On a form that sets a new password (change, reset), the weak-password complaint belongs to
+ * the new password's field.
+ */
+export function fieldForCode(code, hasField) {
+  const name = FIELD_FOR_CODE[code];
+  if (name === "password" && !hasField("password") && hasField("new_password")) return "new_password";
+  return name;
+}
 
 /** Our own words for the API's codes; the API's message is kept for codes not listed here. */
 const CODE_MESSAGES = {
@@ -39,7 +53,13 @@ const CODE_MESSAGES = {
   weak_password:
     "This password is too easy to guess (a common password, or too close to your username or e-mail). Choose another one.",
   invalid_credentials: "Wrong username or password.",
-  email_not_verified: "Please confirm your e-mail address first: open the link in the e-mail we sent you.",
+  email_not_verified:
+    "Please confirm your e-mail address before you order: open the link in the e-mail we sent you (or have a new one sent).",
+  email_already_verified: "Your e-mail address is already confirmed.",
+  wrong_password: "That is not your current password.",
+  invalid_refresh_token: "Your session has ended. Please log in again.",
+  refresh_token_reused: "Your session has ended. Please log in again.",
+  cannot_change_own_admin: "You cannot take away your own staff rights or deactivate yourself.",
   address_not_found: "That shipping address is no longer in your address book. Choose or add another one.",
   unknown_product: "A product in your cart is no longer sold. Remove it from the cart and try again.",
   quantity_too_large: "At most 100 of one product fit in one order.",
@@ -53,9 +73,14 @@ const CODE_MESSAGES = {
   unsupported_media_type: "The shop could not read that request. Reload the page and try again.",
 };
 
+/** A verification or reset link that was used already, expired, or was mangled on the way. */
+export const LINK_TOKEN_MESSAGE =
+  "This link no longer works: it was used already, or it has expired. Ask for a new one below.";
+
 const RATE_LIMITS = {
   order_rate_limited: "You have placed several orders in a short time.",
   too_many_login_attempts: "Too many failed log-ins for this username.",
+  too_many_verification_emails: "We have sent you several confirmation e-mails in a short time.",
 };
 
 /** "283" → "5 minutes": how long to wait, rounded up to what a person would say. */
@@ -148,6 +173,8 @@ export function describeError(error) {
     const when = error.retryAfter == null ? "in a few minutes" : `in ${waitText(error.retryAfter)}`;
     return `${why} Please try again ${when}.`;
   }
+  // A 400 invalid_token is a link from an e-mail (verification, password reset); a 401 is the session.
+  if (error.code === "invalid_token" && error.status === 400) return LINK_TOKEN_MESSAGE;
   if (CODE_MESSAGES[error.code]) return CODE_MESSAGES[error.code];
   if (error.status >= 500) return "The shop is having trouble right now. Please try again in a moment.";
   if (error.status === 422 && Array.isArray(error.details) && error.details.length) {

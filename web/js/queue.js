@@ -32,10 +32,15 @@ export function queueHref({ status, sort }) {
   return `#/staff${qs ? `?${qs}` : ""}`;
 }
 
-/** GET /orders query for one page of a queue. */
-export function queuePath(status, { limit = QUEUE_PAGE, next = null } = {}) {
+/**
+ * GET /orders query for one page of a queue. `sort` is sent only when it is not the API's own
+ * order for that listing (a status queue oldest first, all orders newest first).
+ */
+export function queuePath(status, { limit = QUEUE_PAGE, next = null, sort = null } = {}) {
   const params = new URLSearchParams();
   if (status && status !== ALL) params.set("status", status);
+  const natural = status && status !== ALL ? "oldest" : "newest";
+  if (sort && sort !== natural) params.set("sort", sort);
   params.set("limit", String(limit));
   if (next) params.set("next", next);
   return `/orders?${params}`;
@@ -45,15 +50,6 @@ export function queuePath(status, { limit = QUEUE_PAGE, next = null } = {}) {
 export function countLabel(orders, next) {
   const n = Array.isArray(orders) ? orders.length : 0;
   return next && n >= COUNT_LIMIT ? `${COUNT_LIMIT}+` : String(n);
-}
-
-/** Orders by creation time, "oldest" or "newest" first (the order number breaks ties). */
-export function sortOrders(orders, sort) {
-  const sign = sort === "newest" ? -1 : 1;
-  return [...orders].sort((a, b) => {
-    const byTime = String(a.created_at ?? "").localeCompare(String(b.created_at ?? ""));
-    return sign * (byTime || String(a.order_number ?? "").localeCompare(String(b.order_number ?? "")));
-  });
 }
 
 /** How long an order has waited, as staff say it: "just now", "12 min", "3 h", "2 days". */

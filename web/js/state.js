@@ -1,8 +1,9 @@
-// Client state: the session (token in sessionStorage only, so it dies with the tab) and the cart
-// (localStorage, so it survives reloads). Changes are announced as window events.
+// Client state: the session (tokens.js: the access token in memory, the refresh token in this
+// tab's sessionStorage, shared with the other tabs) and the cart (localStorage, so it survives
+// reloads). Changes are announced as window events.
 
-const TOKEN_KEY = "shop.token";
-const EXPIRES_KEY = "shop.token.expires";
+import { localLocks, RefreshRefused, TokenKeeper } from "./tokens.js";
+
 const CART_KEY = "shop.cart";
 export const MAX_QUANTITY = 100;
 
@@ -21,39 +22,86 @@ function tokenClaims(token) {
 }
 
 let currentUser = null;
+// POST /auth/refresh; api.js provides it (it knows the API's address).
+let refresher = async () => {
+  throw new RefreshRefused("no refresher");
+};
+
+function makeKeeper() {
+  let channel;
+  try {
+    channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("shop.session") : null;
+  } catch {
+    channel = null;
+  }
+  // Web Locks need a secure context (https, or http://127.0.0.1 / localhost); without them the
+  // refreshes are still one at a time within the tab.
+  const locks = typeof navigator !== "undefined" && navigator.locks ? navigator.locks : localLocks();
+  return new TokenKeeper({
+    storage: sessionStorage,
+    channel,
+    locks,
+    requestRefresh: (token) => refresher(token),
+    onEnded: (reason) => {
+      const hadUser = currentUser !== null;
+      currentUser = null;
+      // A logout in this tab says so itself; anything else is news to the person.
+      if (hadUser && reason !== "logout") emit("shop:session-expired", reason);
+      emit("shop:session-changed", null);
+    },
+    onChanged: ({ remote }) => {
+      if (remote) emit("shop:tokens-changed");
+    },
+  });
+}
+
+export const keeper = makeKeeper();
 
 export const session = {
+  /** The access token while it is valid (synchronous; api() uses freshToken()). */
   token() {
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    const expires = Number(sessionStorage.getItem(EXPIRES_KEY) || 0);
-    if (token && expires && Date.now() >= expires) {
-      this.expire();
-      return null;
-    }
-    return token;
+    return keeper.accessToken();
   },
 
-  /** Store a login answer {access_token, token_type, expires_in}. */
+  /** An access token for a request, refreshed first when it ran out. */
+  freshToken() {
+    return keeper.freshAccessToken();
+  },
+
+  refreshToken() {
+    return keeper.refreshToken();
+  },
+
+  /** How api.js calls POST /auth/refresh: `(refreshToken) => pair`, throwing RefreshRefused on 401. */
+  useRefresher(fn) {
+    refresher = fn;
+  },
+
+  /**
+   * A new access token now (rotating the refresh token). After the account changed (e-mail
+   * confirmed), because the gateway caches what the authorizer said about the old token for up to
+   * a minute.
+   */
+  renew() {
+    return keeper.refresh();
+  },
+
+  /** Store a login answer {access_token, refresh_token, token_type, expires_in}. */
   start(login) {
-    sessionStorage.setItem(TOKEN_KEY, login.access_token);
-    const seconds = Number(login.expires_in);
-    if (Number.isFinite(seconds) && seconds > 0) {
-      sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + seconds * 1000));
-    } else {
-      sessionStorage.removeItem(EXPIRES_KEY);
-    }
+    keeper.start(login);
   },
 
-  /** The user from POST /auth/verify-token, normalised to carry user_id and role. */
+  /** The user from POST /auth/verify-token (or a user object), normalised with user_id and role. */
   setUser(user) {
     if (!user) {
       currentUser = null;
     } else {
-      const claims = tokenClaims(sessionStorage.getItem(TOKEN_KEY) ?? "");
+      const claims = tokenClaims(keeper.accessToken() ?? "");
       currentUser = {
+        ...currentUser,
         ...user,
-        user_id: String(user.user_id ?? user.id ?? claims.user_id ?? ""),
-        role: user.role ?? claims.role ?? "customer",
+        user_id: String(user.user_id ?? user.id ?? claims.user_id ?? currentUser?.user_id ?? ""),
+        role: user.role ?? claims.role ?? currentUser?.role ?? "customer",
       };
     }
     emit("shop:session-changed", currentUser);
@@ -63,24 +111,31 @@ export const session = {
     return currentUser;
   },
 
+  /** The user id the current access token is for (claims, display only), or null. */
+  tokenUserId() {
+    const id = tokenClaims(keeper.accessToken() ?? "").user_id;
+    return id == null ? null : String(id);
+  },
+
   isAdmin() {
     return currentUser?.role === "admin";
   },
 
+  /** Forget the session here and in the other tabs (the caller told the server: POST /auth/logout). */
   logout() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(EXPIRES_KEY);
-    this.setUser(null);
+    if (keeper.hasSession()) keeper.end("logout");
+    else if (currentUser) this.setUser(null);
   },
 
-  /** The server refused the token (expired, revoked): log out and tell the app. */
+  /** The server refused the session (expired, revoked): end it and tell the app. */
   expire() {
-    const hadUser = currentUser !== null || sessionStorage.getItem(TOKEN_KEY) !== null;
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(EXPIRES_KEY);
-    currentUser = null;
-    if (hadUser) emit("shop:session-expired");
-    emit("shop:session-changed", null);
+    if (keeper.hasSession()) {
+      keeper.end("expired"); // onEnded tells the app
+    } else if (currentUser) {
+      currentUser = null;
+      emit("shop:session-expired", "expired");
+      emit("shop:session-changed", null);
+    }
   },
 };
 

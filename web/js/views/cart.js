@@ -2,6 +2,7 @@
 
 import { ApiError, api, describeError, newIdempotencyKey } from "../api.js";
 import { alertBox, fill, h, showAlert, uid } from "../dom.js";
+import { verifyNotice } from "./auth.js";
 import { addressLines, CHECKOUT_PAYMENT_METHODS, moneyFromCents } from "../format.js";
 import { cart, MAX_QUANTITY, session, toCents } from "../state.js";
 import { addressForm, loadAddresses } from "./account.js";
@@ -224,10 +225,26 @@ export async function checkoutView(ctx) {
   // ---- summary and the order button
   const items = cart.items();
   const place = h("button", { type: "button", class: "button button-large", id: "place-order" }, "Place order");
+  // An unverified e-mail cannot order (403 email_not_verified): say so before the click.
+  const verifySlot = h("div", { class: "checkout-verify" }, verifyNotice());
   // One Idempotency-Key per checkout attempt: a double click, or a retry after a network error,
   // sends the same key with the same body, so the server creates one order.
   let attempt = null;
   let inFlight = false;
+
+  /** A 403 email_not_verified: confirmed meanwhile (another tab, another device)? Else say so. */
+  async function emailNotVerified() {
+    const me = await api("/auth/verify-token", { method: "POST" }).catch(() => null);
+    if (me?.email_verified) {
+      // Confirmed, but the gateway still remembers the old answer for this access token.
+      session.setUser(me);
+      await session.renew();
+      showAlert(box, "Your e-mail address is confirmed now. Please place the order again.");
+      return;
+    }
+    session.setUser({ ...session.user(), ...(me ?? {}), email_verified: false });
+    fill(verifySlot, verifyNotice());
+  }
 
   place.addEventListener("click", async () => {
     if (inFlight) return;
@@ -260,6 +277,9 @@ export async function checkoutView(ctx) {
       // error or a 5xx the order may exist, so a retry reuses the key.
       if (error instanceof ApiError && error.status >= 400 && error.status < 500) attempt = null;
       showAlert(box, describeError(error));
+      if (error instanceof ApiError && error.code === "email_not_verified") {
+        await emailNotVerified();
+      }
       box.setAttribute("tabindex", "-1");
       box.focus();
     } finally {
@@ -276,6 +296,7 @@ export async function checkoutView(ctx) {
     { class: "checkout" },
     h("h1", null, "Checkout"),
     box,
+    verifySlot,
     h(
       "div",
       { class: "checkout-layout" },

@@ -4,6 +4,7 @@
 import { api, describeError } from "../api.js";
 import { alertBox, field, fill, h, showAlert } from "../dom.js";
 import { dateTime } from "../format.js";
+import { linkRoute, linksIn } from "../links.js";
 
 const POLL_MS = 2000;
 
@@ -16,6 +17,32 @@ function when(value) {
 function recipients(mail) {
   const to = mail.to ?? mail.destination ?? "";
   return Array.isArray(to) ? to.join(", ") : String(to);
+}
+
+/**
+ * The links of an e-mail, as sent; a link to one of the storefront's token pages (verify an
+ * e-mail, reset a password) also opens that page here, whatever STOREFRONT_URL the stack mails
+ * (the local stack may run on another port than the one the links name).
+ */
+function mailLinks(text) {
+  const links = linksIn(text);
+  if (!links.length) return null;
+  return [
+    h("h3", null, "Links"),
+    h(
+      "ul",
+      { class: "mail-links" },
+      links.map((link) => {
+        const route = linkRoute(link);
+        return h(
+          "li",
+          null,
+          h("code", { class: "mail-link" }, link),
+          route ? [" ", h("a", { href: `#${route}`, class: "button button-small" }, "Open in this shop")] : null,
+        );
+      }),
+    ),
+  ];
 }
 
 function mailItem(mail, index, open) {
@@ -47,6 +74,7 @@ function mailItem(mail, index, open) {
           h("iframe", { class: "mail-html", sandbox: "", srcdoc: String(html), title: `HTML version of “${subject}”` }),
         ]
       : null,
+    mailLinks(text),
     text ? [h("h3", null, "Text version"), h("pre", { class: "mail-text" }, String(text))] : null,
   );
   return details;

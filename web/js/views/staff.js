@@ -17,28 +17,12 @@ import {
   queueHref,
   queuePath,
   queueState,
-  sortOrders,
 } from "../queue.js";
 import { fetchUserOrders, orderRow, pagedOrderList, statusActions } from "./orders.js";
 
-/** Turning a queue around means reading it whole; this many orders at most (10 requests). */
-const REVERSE_CAP = 1000;
-
-async function fetchQueue(status, { limit = QUEUE_PAGE, next = null } = {}) {
-  const body = await api(queuePath(status, { limit, next }));
+async function fetchQueue(status, { limit = QUEUE_PAGE, next = null, sort = null } = {}) {
+  const body = await api(queuePath(status, { limit, next, sort }));
   return { orders: Array.isArray(body?.orders) ? body.orders : [], next: body?.next ?? null };
-}
-
-/** The whole queue (up to REVERSE_CAP), for the order the API does not serve. */
-async function fetchWholeQueue(status) {
-  const orders = [];
-  let next = null;
-  do {
-    const page = await fetchQueue(status, { limit: COUNT_LIMIT, next });
-    orders.push(...page.orders);
-    next = page.next;
-  } while (next && orders.length < REVERSE_CAP);
-  return { orders, complete: !next };
 }
 
 function queueLabel(status) {
@@ -123,24 +107,11 @@ async function queueList(state, { box, onChanged }) {
   const empty = () =>
     h("p", { class: "empty" }, state.status === ALL ? "There are no orders yet." : `No ${queueLabel(state.status).toLowerCase()} orders. Nothing to do here.`);
   const older = state.sort === "newest" ? "Show older orders" : "Show newer orders";
-  if (state.natural) {
-    const first = await fetchQueue(state.status);
-    return first.orders.length ? pagedOrderList(first, (next) => fetchQueue(state.status, { next }), row, { moreLabel: older }) : empty();
-  }
-  // The API serves one order per queue; the other is the whole queue turned around, paged here.
-  const whole = await fetchWholeQueue(state.status);
-  if (!whole.orders.length) return empty();
-  const sorted = sortOrders(whole.orders, state.sort);
-  const page = (offset) => ({
-    orders: sorted.slice(offset, offset + QUEUE_PAGE),
-    next: offset + QUEUE_PAGE < sorted.length ? offset + QUEUE_PAGE : null,
-  });
-  return h(
-    "div",
-    null,
-    whole.complete ? null : h("p", { class: "muted" }, `Sorted among the first ${REVERSE_CAP} orders of this queue.`),
-    pagedOrderList(page(0), async (offset) => page(offset), row, { moreLabel: older }),
-  );
+  // The API serves either direction (`sort`), and its `next` keeps it.
+  const first = await fetchQueue(state.status, { sort: state.sort });
+  return first.orders.length
+    ? pagedOrderList(first, (next) => fetchQueue(state.status, { next, sort: state.sort }), row, { moreLabel: older })
+    : empty();
 }
 
 // ---------------------------------------------------------------- search
@@ -205,17 +176,9 @@ function searchArea(ctx) {
       try {
         const body = await api(`/auth/users?${new URLSearchParams({ query, limit: "20" })}`);
         const users = Array.isArray(body?.users) ? body.users : [];
-        fill(results, users.length ? customerList(users, body?.next) : h("p", { class: "empty" }, `No customer starts with “${query}”.`));
+        fill(results, users.length ? customerList(users, body?.next, query) : h("p", { class: "empty" }, `No customer starts with “${query}”.`));
       } catch (error) {
-        if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
-          // The accounts service may not have the admin user search yet: say so, offer the way round.
-          fill(
-            results,
-            h("p", { class: "notice" }, "Customer search is not available on this server yet. Open an order from a queue or by its number; its page links to all orders of that customer."),
-          );
-        } else {
-          showAlert(box, describeError(error));
-        }
+        showAlert(box, describeError(error));
       }
       return null;
     },
@@ -230,27 +193,40 @@ function searchArea(ctx) {
   );
 }
 
-function customerList(users, next) {
+function customerItem(user) {
+  const id = String(user.id ?? user.user_id ?? "");
+  const name = [user.first_name, user.last_name].filter(Boolean).join(" ");
   return h(
-    "div",
+    "li",
     null,
-    h(
-      "ul",
-      { class: "link-list customer-results", "aria-label": "Customers found" },
-      users.map((user) => {
-        const id = String(user.id ?? user.user_id ?? "");
-        const name = [user.first_name, user.last_name].filter(Boolean).join(" ");
-        return h(
-          "li",
-          null,
-          h("a", { href: `#/staff/users/${encodeURIComponent(id)}` }, user.username ?? id),
-          name ? ` · ${name}` : null,
-          user.email ? h("span", { class: "muted" }, ` · ${user.email}`) : null,
-        );
-      }),
-    ),
-    next ? h("p", { class: "muted" }, "More customers match: type more of the name to narrow it down.") : null,
+    h("a", { href: `#/staff/users/${encodeURIComponent(id)}` }, user.username ?? id),
+    name ? ` · ${name}` : null,
+    user.email ? h("span", { class: "muted" }, ` · ${user.email}`) : null,
   );
+}
+
+/** The customers found, and "Show more customers" while the API has a `next` page. */
+function customerList(users, next, query) {
+  const list = h("ul", { class: "link-list customer-results", "aria-label": "Customers found" }, users.map(customerItem));
+  const box = alertBox();
+  const more = h("button", { type: "button", class: "button button-secondary", hidden: !next }, "Show more customers");
+  let cursor = next;
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const body = await api(`/auth/users?${new URLSearchParams({ query, limit: "20", next: cursor })}`);
+      const page = Array.isArray(body?.users) ? body.users : [];
+      list.append(...page.map(customerItem));
+      cursor = body?.next ?? null;
+      more.hidden = !cursor;
+      showAlert(box, "");
+    } catch (error) {
+      showAlert(box, describeError(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  return h("div", null, list, box, more);
 }
 
 // ---------------------------------------------------------------- pages
