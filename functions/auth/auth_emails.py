@@ -59,7 +59,8 @@ def _environment() -> Environment:
 
 
 def link(kind: str, token: str) -> str:
-    return f"{get_settings().storefront_url}/{PAGES[kind]}?{urlencode({'token': token})}"
+    # a hash route: the storefront is one static page, and no static host serves /verify-email
+    return f"{get_settings().storefront_url}/#/{PAGES[kind]}?{urlencode({'token': token})}"
 
 
 def render(kind: str, *, to: str, first_name: str, token: str) -> AccountEmail:

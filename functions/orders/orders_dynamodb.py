@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 import orders_rules
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
-from shop_shared.errors import Conflict, Unauthorized, Unprocessable
+from shop_shared.errors import Conflict, EmailNotVerified, Unauthorized, Unprocessable
 from shop_shared.models import Customer, ShippingAddress
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = Logger(service="orders", child=True)
 
-PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active")
+PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active", "email_verified")
 ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country")
 
 _deserializer = TypeDeserializer()
@@ -179,6 +179,8 @@ class DynamoCustomers:
         profile, address = found.get(profile_key["sk"]), found.get(address_key["sk"])
         if profile is None or not profile.get("is_active", True):
             raise Unauthorized("Unknown or deactivated user", code="unknown_user")
+        if not profile.get("email_verified", False):
+            raise EmailNotVerified()
         if address is None:
             raise Unprocessable("Shipping address not found among your addresses", code="address_not_found")
         customer = Customer(

@@ -13,7 +13,7 @@ from orders_dynamodb import DynamoCustomers
 from orders_ports import CustomerDirectory
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
-from shop_shared.errors import Unauthorized, Unprocessable
+from shop_shared.errors import EmailNotVerified, Unauthorized, Unprocessable
 
 ADDRESS = {
     "street": "1 Main St",
@@ -27,7 +27,7 @@ ADDRESS = {
 @dataclass
 class Directory:
     directory: CustomerDirectory
-    add_user: Callable[[str, bool], None]
+    add_user: Callable[..., None]
     add_address: Callable[[str, str], None]
 
 
@@ -37,14 +37,16 @@ def users(request: pytest.FixtureRequest) -> Iterator[Directory]:
         fake = InMemoryCustomers()
         yield Directory(
             fake,
-            lambda user_id, active: fake.add_user(user_id, username="jane", active=active),
+            lambda user_id, active, verified=True: fake.add_user(
+                user_id, username="jane", active=active, verified=verified
+            ),
             lambda user_id, address_id: fake.add_address(user_id, address_id, **ADDRESS),
         )
         return
     request.getfixturevalue("aws")
     table = aws.table(get_settings().users_table)
 
-    def add_user(user_id: str, active: bool) -> None:
+    def add_user(user_id: str, active: bool, verified: bool = True) -> None:
         table.put_item(
             Item={
                 **keys.user_key(user_id),
@@ -54,6 +56,7 @@ def users(request: pytest.FixtureRequest) -> Iterator[Directory]:
                 "first_name": "Jane",
                 "last_name": "Doe",
                 "is_active": active,
+                "email_verified": verified,
                 "password_hash": "never read by orders",
             }
         )
@@ -94,3 +97,11 @@ def test_an_unknown_or_deactivated_user_is_refused(users: Directory, exists: boo
     with pytest.raises(Unauthorized) as refused:
         users.directory.customer_and_address("u1", "home")
     assert refused.value.code == "unknown_user"
+
+
+def test_a_user_whose_email_is_not_verified_may_not_order(users: Directory) -> None:
+    users.add_user("u1", True, False)
+    users.add_address("u1", "home")
+    with pytest.raises(EmailNotVerified) as refused:
+        users.directory.customer_and_address("u1", "home")
+    assert (refused.value.status, refused.value.code) == (403, "email_not_verified")

@@ -12,7 +12,7 @@ from typing import Any
 import orders_rules
 from orders_ports import Item, OrdersAdapters
 from shop_shared import keys
-from shop_shared.errors import Conflict, Unauthorized, Unprocessable
+from shop_shared.errors import Conflict, EmailNotVerified, Unauthorized, Unprocessable
 from shop_shared.models import Customer, Product, ShippingAddress
 
 
@@ -119,8 +119,11 @@ class InMemoryCustomers:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.addresses: dict[tuple[str, str], dict[str, str]] = {}
 
-    def add_user(self, user_id: str, *, username: str = "jane", active: bool = True) -> None:
+    def add_user(
+        self, user_id: str, *, username: str = "jane", active: bool = True, verified: bool = True
+    ) -> None:
         self.profiles[user_id] = {
+            "email_verified": verified,
             "username": username,
             "email": f"{username}@example.com",
             "first_name": username.title(),
@@ -142,6 +145,8 @@ class InMemoryCustomers:
         profile = self.profiles.get(user_id)
         if profile is None or not profile["is_active"]:
             raise Unauthorized("Unknown or deactivated user", code="unknown_user")
+        if not profile["email_verified"]:
+            raise EmailNotVerified()
         address = self.addresses.get((user_id, address_id))
         if address is None:
             raise Unprocessable("Shipping address not found among your addresses", code="address_not_found")

@@ -47,6 +47,15 @@ class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
 
+class EmailNotVerified(Forbidden):
+    """Only a user whose e-mail address is verified may order (DESIGN "Accounts and sessions")."""
+
+    code = "email_not_verified"
+
+    def __init__(self) -> None:
+        super().__init__("Verify your e-mail address before placing an order", code=self.code)
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 
