@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help lock venv checkov check-network
+.PHONY: run test fast unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
-	@echo "make test   - template checks + the whole test suite"
+	@echo "make test   - template checks + the whole test suite (make unit|component|integration|e2e: one tier)"
+	@echo "make coverage - coverage of the domain modules by the unit and component tiers"
 	@echo "make lint   - ruff + mypy + ESLint (web/)"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
@@ -72,18 +73,41 @@ template: $(STAMP) $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --config-file lint/checkov.yaml -f template.yaml
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
-test: $(STAMP) browser template
+# The tiers (README "Testing"): unit (no service), component (moto, Redis, the stand-in over HTTP),
+# integration (the local stack), e2e (the browser), template (cfn-lint, checkov, sam build).
+# pytest-xdist runs each file on one of `-n auto` workers; each worker has its own Redis databases
+# and its own stack (tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest
+XDIST ?= -n auto --dist loadfile
+COVERED := --cov=layers/shared/shop_shared --cov=functions --cov-report=term:skip-covered
+
+# sam build and its checks run beside the unit and component tiers (they are mostly waiting on
+# pip and on files); the stack tiers and the template proofs (which read the build) come after.
+test: $(STAMP) browser
+	$(MAKE) --no-print-directory --output-sync=target -j2 template fast
+	SHOP_REQUIRE_BUILD=1 $(PYTEST) $(XDIST) tests/integration tests/e2e tests/template
+
+fast: $(STAMP)
 	npm test --silent
-	$(BIN)/python -m pytest
+	$(PYTEST) $(XDIST) tests/unit tests/component
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
+
+component: $(STAMP)
+	$(PYTEST) $(XDIST) tests/component
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest tests/integration
+	$(PYTEST) $(XDIST) tests/integration
 
 e2e: $(STAMP) browser
-	$(BIN)/python -m pytest tests/e2e
+	$(PYTEST) $(XDIST) tests/e2e
+
+# Coverage of the domain modules (the shared layer and the functions) by the unit tier alone and
+# by unit + component; the numbers are in README "Testing".
+coverage: $(STAMP)
+	$(PYTEST) -q tests/unit $(COVERED)
+	$(PYTEST) -q $(XDIST) tests/unit tests/component $(COVERED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -107,4 +131,4 @@ NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
-lint test: $(NODE_STAMP)
+lint test fast: $(NODE_STAMP)
