@@ -17,7 +17,6 @@ from shop_shared.tokens import (
     decode_token,
     digest,
     issue_token,
-    jwt_secret,
     new_secret,
     revocation,
 )
