@@ -79,7 +79,7 @@ template: $(STAMP) $(CHECKOV_VENV)/.installed
 # and its own stack (tests/conftest.py).
 PYTEST := $(BIN)/python -m pytest
 XDIST ?= -n auto --dist loadfile
-COVERED := --cov=layers/shared/shop_shared --cov=functions --cov-report=term:skip-covered
+COVERED := --cov --cov-report=term
 
 # sam build and its checks run beside the unit and component tiers (they are mostly waiting on
 # pip and on files); the stack tiers and the template proofs (which read the build) come after.
