@@ -43,9 +43,9 @@ lock:
 	$(LOCK) --group pyproject.toml:checkov -o requirements/checkov.lock
 
 CHECKOV_VENV := .venv-checkov
-$(CHECKOV_VENV)/.installed: requirements/checkov.lock
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock $(STAMP)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/checkov.lock
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps -r requirements/checkov.lock
 	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.

@@ -13,7 +13,6 @@ stack (never flushed by a test), so two workers use databases 8-11.
   (`.url`, `.calls(path)`, `.stats()`, `.fault("down"|"slow"|"ok", seconds)`).
 - `new_container`: forget the per-container caches after changing the environment.
 - `stack`: the whole local stack, once per worker, on the stack database (`stack_redis_url`).
-- `fresh_product_ids`: product ids no other test of the run has used (nothing cached for them).
 - `sample_confirmation_lines`: what the confirmation of the sample order
   (events/email-order-created.json) says, in its text and its HTML alike: rendered
   (unit/test_email_rendering) and as sent through SES (component/test_email_sender).
@@ -21,7 +20,6 @@ stack (never flushed by a test), so two workers use databases 8-11.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterator
 
@@ -207,22 +205,6 @@ def stack(stack_redis_url: str) -> Iterator[object]:
 
     with ShopStack(redis_url=stack_redis_url) as running:
         yield running
-
-
-_product_ids = itertools.count(1)
-
-
-@pytest.fixture
-def fresh_product_ids() -> Callable[[int], list[int]]:
-    """`fresh_product_ids(n)`: n product ids that no other test of this run asked for, so nothing
-    is cached for them (the stand-in serves every positive id). Each worker draws from its own
-    range, so tests need not reserve ids between files."""
-    base = 100_000 * (worker_index() + 1)
-
-    def draw(count: int = 1) -> list[int]:
-        return [base + next(_product_ids) for _ in range(count)]
-
-    return draw
 
 
 @pytest.fixture
