@@ -7,21 +7,25 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test unit integration e2e lint format template build bench invoke browser clean help lock venv checkov check-network
+.PHONY: run test fast unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
-	@echo "make test   - template checks + the whole test suite"
+	@echo "make test   - template checks + the whole test suite (make unit|component|integration|e2e: one tier)"
+	@echo "make coverage - coverage of the domain modules by the unit and component tiers"
 	@echo "make lint   - ruff + mypy + ESLint (web/)"
 	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
 
 # Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
-# lock is complete, and uv writes no extras that pip would otherwise try to resolve again); then
-# the project itself, editable, without dependencies; pip check proves nothing is missing.
+# lock is complete), installed by uv (pinned in pyproject.toml and the lock; bootstrapped with pip)
+# in seconds where pip takes minutes; then the project itself, editable, without dependencies; pip
+# check proves nothing is missing.
+UV_PIN = $$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')
 $(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "$(UV_PIN)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
@@ -33,15 +37,15 @@ venv: $(STAMP)
 LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE)
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$(UV_PIN)"
 	$(LOCK) pyproject.toml --extra dev --extra local -o requirements/dev.lock
 	$(LOCK) pyproject.toml --python-platform x86_64-manylinux2014 -c requirements/dev.lock -o layers/shared/requirements.txt
 	$(LOCK) --group pyproject.toml:checkov -o requirements/checkov.lock
 
 CHECKOV_VENV := .venv-checkov
-$(CHECKOV_VENV)/.installed: requirements/checkov.lock
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock $(STAMP)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/checkov.lock
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps -r requirements/checkov.lock
 	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.
@@ -69,18 +73,41 @@ template: $(STAMP) $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --config-file lint/checkov.yaml -f template.yaml
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
-test: $(STAMP) browser template
+# The tiers (README "Testing"): unit (no service), component (moto, Redis, the stand-in over HTTP),
+# integration (the local stack), e2e (the browser), template (cfn-lint, checkov, sam build).
+# pytest-xdist runs each file on one of `-n auto` workers; each worker has its own Redis databases
+# and its own stack (tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest
+XDIST ?= -n auto --dist loadfile
+COVERED := --cov --cov-report=term
+
+# sam build and its checks run beside the unit and component tiers (they are mostly waiting on
+# pip and on files); the stack tiers and the template proofs (which read the build) come after.
+test: $(STAMP) browser
+	$(MAKE) --no-print-directory --output-sync=target -j2 template fast
+	SHOP_REQUIRE_BUILD=1 $(PYTEST) $(XDIST) tests/integration tests/e2e tests/template
+
+fast: $(STAMP)
 	npm test --silent
-	$(BIN)/python -m pytest
+	$(PYTEST) $(XDIST) tests/unit tests/component
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
+
+component: $(STAMP)
+	$(PYTEST) $(XDIST) tests/component
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest tests/integration
+	$(PYTEST) $(XDIST) tests/integration
 
 e2e: $(STAMP) browser
-	$(BIN)/python -m pytest tests/e2e
+	$(PYTEST) $(XDIST) tests/e2e
+
+# Coverage of the domain modules (the shared layer and the functions) by the unit tier alone and
+# by unit + component; the numbers are in README "Testing".
+coverage: $(STAMP)
+	$(PYTEST) -q tests/unit $(COVERED)
+	$(PYTEST) -q $(XDIST) tests/unit tests/component $(COVERED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -104,4 +131,4 @@ NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
-lint test: $(NODE_STAMP)
+lint test fast: $(NODE_STAMP)

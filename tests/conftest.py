@@ -1,12 +1,21 @@
-"""Fixtures shared by every test.
+"""Fixtures shared by every test. The tiers (tests/unit, component, integration, e2e, template) are
+described in README "Testing"; tests/unit refuses every fixture here that needs a service.
 
-- `redis_url`: the real Redis on 127.0.0.1:6379, on a database of the test run's own
-  (SHOP_TEST_REDIS_DB, default 14), emptied before and after.
+Redis databases: each pytest-xdist worker gets two databases of its own on the real Redis
+(SHOP_TEST_REDIS, default redis://127.0.0.1:6379), counted from SHOP_TEST_REDIS_DB (default 8):
+worker N uses `base + 2N` for the component fixtures (flushed) and `base + 2N + 1` for its session
+stack (never flushed by a test), so two workers use databases 8-11.
+
+- `redis_url`: the component database, emptied before and after.
 - `aws`: moto in-process with every resource of template.yaml created from the template itself,
   and the environment a function gets from the template (tables, topic, secret ...).
 - `product_api`: the product API stand-in over real HTTP, PRODUCT_API_URL and REDIS_URL set
   (`.url`, `.calls(path)`, `.stats()`, `.fault("down"|"slow"|"ok", seconds)`).
 - `new_container`: forget the per-container caches after changing the environment.
+- `stack`: the whole local stack, once per worker, on the stack database (`stack_redis_url`).
+- `sample_confirmation_lines`: what the confirmation of the sample order
+  (events/email-order-created.json) says, in its text and its HTML alike: rendered
+  (unit/test_email_rendering) and as sent through SES (component/test_email_sender).
 """
 
 from __future__ import annotations
@@ -18,19 +27,41 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-TEST_REDIS_DB = int(os.environ.get("SHOP_TEST_REDIS_DB", "14"))
+TEST_REDIS_DB = int(os.environ.get("SHOP_TEST_REDIS_DB", "8"))
 REDIS_BASE = os.environ.get("SHOP_TEST_REDIS", "redis://127.0.0.1:6379")
+COMPONENT, STACK = 0, 1  # the two databases of a worker
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    url = f"{REDIS_BASE}/{TEST_REDIS_DB}"
+def worker_index() -> int:
+    """0 without xdist, N on xdist's worker `gwN`."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def redis_db(role: int) -> int:
+    db = TEST_REDIS_DB + 2 * worker_index() + role
+    if db > 15:
+        pytest.fail(
+            f"Redis database {db} does not exist: lower SHOP_TEST_REDIS_DB or run fewer xdist workers"
+        )
+    return db
+
+
+def _fresh_database(url: str) -> redis.Redis:
     client = redis.Redis.from_url(url)
     try:
         client.ping()
     except redis.ConnectionError:
         pytest.fail(f"Redis is not answering at {REDIS_BASE}: start it (see .ci/run)")
     client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The component database of this worker: emptied before and after the session, and by
+    `redis_conn` and `product_api` after and before each test."""
+    url = f"{REDIS_BASE}/{redis_db(COMPONENT)}"
+    client = _fresh_database(url)
     yield url
     client.flushdb()
     client.close()
@@ -160,12 +191,32 @@ def product_api(
 
 
 @pytest.fixture(scope="session")
-def stack(redis_url: str) -> Iterator[object]:
-    """The whole local stack (`shop dev --port 0`) in a subprocess, once per test session, on the
-    test Redis database: a `shop_local.testing.ShopStack` (see its docstring for what it offers:
-    `url`, `get/post/put/delete`, `new_user()`, `client()`, `emails()`, `wait_for_emails()`,
-    `fail()`, `slow()`, `clear_faults()` ...)."""
+def stack_redis_url() -> Iterator[str]:
+    """The session stack's database: emptied when the session starts, never by a test."""
+    url = f"{REDIS_BASE}/{redis_db(STACK)}"
+    client = _fresh_database(url)
+    yield url
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_redis_url: str) -> Iterator[object]:
+    """The whole local stack (`shop dev --port 0`) in a subprocess, once per test session (once per
+    xdist worker), on its own Redis database (`stack.redis_url`): a `shop_local.testing.ShopStack`
+    (see its docstring for what it offers: `url`, `get/post/put/delete`, `new_user()`, `client()`,
+    `emails()`, `wait_for_emails()`, `fail()`, `slow()`, `clear_faults()` ...)."""
     from shop_local.testing import ShopStack
 
-    with ShopStack(redis_url=redis_url) as running:
+    with ShopStack(redis_url=stack_redis_url) as running:
         yield running
+
+
+@pytest.fixture
+def sample_confirmation_lines() -> tuple[str, ...]:
+    return (
+        "Hello Ada,",
+        "Wireless Mouse x 2 = $59.98",
+        "x 1 = $1,029.99",
+        "Total: $1,089.97",
+        "Payment method: Credit card",
+    )

@@ -149,6 +149,28 @@ def proxy_event(
     }
 
 
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.2,
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Poll `condition` until it returns something truthy (returned), or AssertionError after
+    `timeout` seconds: a wait for the condition itself, never a fixed sleep. Exceptions of the
+    `ignoring` types count as "not yet" (a server that is still starting refuses connections)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except ignoring:
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout:g}s")
+        time.sleep(interval)
+
+
 def wait_quiet(depth: Callable[[], int], quiet: float, timeout: float) -> bool:
     """Poll `depth` until it has stayed 0 for `quiet` seconds (True), or `timeout` passed (False)."""
     deadline = time.monotonic() + timeout
@@ -532,11 +554,4 @@ class ShopStack:
     @staticmethod
     def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.2) -> Any:
         """Poll `condition` until it returns something truthy (returned), or AssertionError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"condition not met within {timeout:g}s")
-            time.sleep(interval)
+        return wait_until(condition, timeout=timeout, interval=interval)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from shop_local.testing import ShopStack
+from shop_local.testing import ShopStack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -99,8 +99,15 @@ def test_customer_shops_end_to_end_and_staff_ship_the_order(
     # the new grid, not the one still shown while it loads
     expect(page.locator(".card-category").filter(has_not_text=category_label)).to_have_count(0)
     expect(cards.first).to_be_visible()
-    categories = {text.strip() for text in page.locator(".card-category").all_inner_texts()}
-    assert categories == {category_label}
+
+    def shown_categories() -> set[str]:
+        return {text.strip() for text in page.locator(".card-category").all_inner_texts()}
+
+    # the grid is redrawn after the URL changes: wait for the filtered grid itself, not a moment
+    try:
+        wait_until(lambda: shown_categories() == {category_label}, timeout=10)
+    except AssertionError:
+        assert shown_categories() == {category_label}
 
     # --- register: the server's validation messages appear next to their fields
     page.get_by_role("link", name="Register", exact=True).click()

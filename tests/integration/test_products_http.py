@@ -33,9 +33,9 @@ def upstream(stack: ShopStack) -> Upstream:
 
 
 @pytest.fixture
-def cache(redis_url: str) -> Iterator[redis.Redis]:
+def cache(stack: ShopStack) -> Iterator[redis.Redis]:
     """The Redis database the stack's functions use (never flushed here: the stack shares it)."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     yield client
     client.close()
 

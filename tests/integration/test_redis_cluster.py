@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 import redis
 from redis.cluster import RedisCluster
+
+from shop_local.testing import wait_until
 
 PORTS = (7101, 7102, 7103)
 ROOT_URL = f"redis://127.0.0.1:{PORTS[0]}"
@@ -31,15 +32,10 @@ pytestmark = pytest.mark.skipif(
 
 
 def _wait(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}")
+    try:
+        wait_until(check, timeout=timeout, interval=0.1, ignoring=(redis.RedisError, OSError))
+    except AssertionError:
+        raise RuntimeError(f"timed out waiting for {what}") from None
 
 
 @pytest.fixture(scope="module")

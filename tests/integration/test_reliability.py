@@ -40,9 +40,9 @@ UNCACHED = (31, 32, 34, 35)
 
 
 @pytest.fixture
-def cache(redis_url: str) -> Iterator[redis.Redis]:
+def cache(stack: ShopStack) -> Iterator[redis.Redis]:
     """The Redis database the stack's functions use (shared by the session: never flushed here)."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     yield client
     client.close()
 

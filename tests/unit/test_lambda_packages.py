@@ -22,19 +22,21 @@ def _project() -> dict[str, object]:
 def test_the_local_stacks_packages_are_neither_runtime_dependencies_nor_in_the_layer() -> None:
     project = _project()
     runtime = {_name(item) for item in project["dependencies"]}  # type: ignore[attr-defined]
-    # the layer's lock (`make lock`): one `name==version \\` line per package, hashes and `# via` indented
-    layer = {
-        _name(line)
+    # the layer's lock: one `name==version \` line per package, then its hashes and `# via` notes
+    layer_pins = {
+        _name(line): line.split("==")[1].split()[0]
         for line in (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
-        # the lock's pins (`name==version \`); its hashes and "# via" notes are indented
-        if line.strip() and not line[0].isspace() and not line.startswith("#")
+        if line[:1].isalnum() and "==" in line
     }
+    layer = set(layer_pins)
     local = {_name(item) for item in project["optional-dependencies"]["local"]}  # type: ignore[index]
 
     assert runtime & LOCAL_ONLY == set()
     assert layer & LOCAL_ONLY == set()
     assert local >= LOCAL_ONLY
-    assert runtime <= layer  # every runtime dependency is in the layer the functions get on AWS
+    # every runtime dependency is in the layer the functions get on AWS, with the project's pin
+    pins = {_name(item): item.split("==")[1] for item in project["dependencies"]}  # type: ignore[attr-defined]
+    assert {name: layer_pins.get(name) for name in runtime} == pins
 
 
 def test_the_environments_runtime_interface_client_has_the_projects_pin() -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 
 import boto3
 import pytest
 import redis
 from moto import mock_aws
+
+from shop_local.testing import wait_until
 
 PORT = 7110
 PASSWORD = "s3cret-for-the-shop-tests"
@@ -29,15 +30,8 @@ def protected_redis() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=PORT, password=PASSWORD).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_until(lambda: redis.Redis(port=PORT, password=PASSWORD).ping(), timeout=10, interval=0.05,
+                   ignoring=(redis.ConnectionError,))  # fmt: skip
         yield f"redis://127.0.0.1:{PORT}"
     finally:
         process.terminate()
