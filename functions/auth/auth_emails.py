@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
-from shop_shared import aws
+from shop_shared import aws, email_templates
 from shop_shared.config import get_settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,18 +43,8 @@ class AccountEmail:
     html: str
 
 
-@cache
 def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(
-            enabled_extensions=("html",), disabled_extensions=("txt",), default=True
-        ),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return email_templates.environment(TEMPLATES)
 
 
 def link(kind: str, token: str) -> str:

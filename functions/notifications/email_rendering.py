@@ -18,13 +18,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from pydantic import TypeAdapter, ValidationError
 
+from shop_shared import email_templates
 from shop_shared.models import Email, OrderEvent, OrderStatus
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -62,19 +62,8 @@ class RenderedEmail:
     html: str
 
 
-@cache
 def _environment() -> Environment:
-    """One per container. Autoescape everything except the `.txt` templates (safe by default)."""
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(
-            enabled_extensions=("html",), disabled_extensions=("txt",), default=True
-        ),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return email_templates.environment(TEMPLATES)
 
 
 def format_money(value: Decimal) -> str:
