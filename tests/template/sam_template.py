@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# Under `make test` (SHOP_REQUIRE_BUILD=1) and CI, what `make template` builds must be there: its
+# absence is a failure, never a skip.
+REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("SHOP_REQUIRE_BUILD") == "1"
 TEMPLATE = ROOT / "template.yaml"
 
 # The parameter sets a shop deploys with.
