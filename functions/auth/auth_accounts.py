@@ -98,34 +98,39 @@ def send_verification(profile: dict[str, Any]) -> None:
         logger.warning("verification e-mail not sent", extra={"error": type(exc).__name__})
 
 
+def _use_token(key: dict[str, Any], user_id: str, profile_update: dict[str, Any]) -> bool:
+    """Delete the single-use token and apply `profile_update` (UpdateExpression, condition, values)
+    to the user's profile in one transaction: both or neither. False when a condition failed (the
+    token used meanwhile, or the profile no longer what the token was issued for)."""
+    table = get_settings().users_table
+    items: list[Any] = [
+        {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
+        {"Update": {"TableName": table, "Key": keys.user_key(user_id), **profile_update}},
+    ]
+    try:
+        aws.dynamodb().meta.client.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        return False
+    return True
+
+
 def verify_email(token: str) -> str:
     """Mark the e-mail the token was sent to as verified; returns the user id. 400 for a bad, used
     or expired token, or one sent to an address the user has since changed."""
     key, item = _find(VERIFY, token)
     user_id = str(item["user_id"])
-    table = get_settings().users_table
-    try:
-        aws.dynamodb().meta.client.transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": keys.user_key(user_id),
-                        "UpdateExpression": "SET email_verified = :true",
-                        "ConditionExpression": "email = :email",
-                        "ExpressionAttributeValues": {":true": True, ":email": item["email"]},
-                    }
-                },
-            ]
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
+    verified = {
+        "UpdateExpression": "SET email_verified = :true",
+        "ConditionExpression": "email = :email",
+        "ExpressionAttributeValues": {":true": True, ":email": item["email"]},
+    }
+    if not _use_token(key, user_id, verified):
         profile = _profile(user_id, "email", "email_verified")
         # A retried call whose first attempt went through: the address is verified, say so.
         if not (profile and profile.get("email_verified") is True and profile.get("email") == item["email"]):
-            raise BadRequest(INVALID_TOKEN, code="invalid_token") from None
+            raise BadRequest(INVALID_TOKEN, code="invalid_token")
     return user_id
 
 
@@ -224,28 +229,15 @@ def confirm_password_reset(token: str, new_password: str) -> None:
     same_version = "token_version = :version" + (
         " OR attribute_not_exists(token_version)" if version == 0 else ""
     )
-    table = get_settings().users_table
-    try:
-        aws.dynamodb().meta.client.transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": keys.user_key(user_id),
-                        "UpdateExpression": "SET password_hash = :hash ADD token_version :one",
-                        "ConditionExpression": f"attribute_exists(pk) AND ({same_version})",
-                        "ExpressionAttributeValues": {
-                            ":hash": hash_password(new_password),
-                            ":one": 1,
-                            ":version": version,
-                        },
-                    }
-                },
-            ]
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        raise BadRequest(INVALID_TOKEN, code="invalid_token") from None
+    new_password_hash = {
+        "UpdateExpression": "SET password_hash = :hash ADD token_version :one",
+        "ConditionExpression": f"attribute_exists(pk) AND ({same_version})",
+        "ExpressionAttributeValues": {
+            ":hash": hash_password(new_password),
+            ":one": 1,
+            ":version": version,
+        },
+    }
+    if not _use_token(key, user_id, new_password_hash):
+        raise BadRequest(INVALID_TOKEN, code="invalid_token")
     auth_sessions.end_all(user_id)
