@@ -3,7 +3,7 @@
     python -m bench.coldstart_compare BEFORE_BUILD AFTER_BUILD [--rounds 15]
 
 Each round runs, in the Lambda layout (`python -S`, PYTHONPATH = the function's built folder and
-the layer's, no bytecode of our modules, tracing as the template deploys it by default), the floor
+the layer's, only the bytecode the build shipped, tracing as the template deploys it by default), the floor
 (`import boto3` + one client) and every function's handler import from both trees, in turn, so a
 change of the machine's load hits all of them alike. Prints the median import / floor per function
 and tree, in Markdown. Import only (no event, no services): the full benchmark (`python -m bench`)
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     for tree in trees.values():
         forget_bytecode(
-            [tree / function_id for function_id in functions] + [tree / "SharedLayer/python/shop_shared"]
+            [tree / function_id for function_id in functions] + [tree / "SharedLayer/python"]
         )
     env = base_env()
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)

@@ -10,6 +10,7 @@ contract's JSON shape, built with the layer's Powertools, pydantic and requests.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -111,3 +112,24 @@ def test_the_built_products_function_answers_its_sample_event() -> None:
     )["result"]
     assert reply["statusCode"] == 503
     assert json.loads(reply["body"])["code"] == "product_catalog_unavailable"
+
+
+def test_the_layer_ships_bytecode_that_python_311_uses_as_it_is() -> None:
+    """Lambda's /opt is read-only: a layer module without its .pyc is compiled from source on every
+    cold start. Every module must come with Python 3.11's bytecode (the runtime's: `sys.executable`
+    here is 3.11, like the template's runtime), `unchecked-hash` (PEP 552 flags 0b01): used without
+    comparing it to the source's mtime, which the zip and the deploy do not keep."""
+    assert sys.version_info[:2] == (3, 11)
+    sources = sorted(LAYER.rglob("*.py"))
+    assert len(sources) > 1000  # boto3, botocore, pydantic, Powertools ... and shop_shared
+    missing, checked = [], []
+    for source in sources:
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        if not compiled.exists():
+            missing.append(source.relative_to(LAYER))
+            continue
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+        if flags != 0b01:
+            checked.append(source.relative_to(LAYER))
+    assert not missing, f"{len(missing)} of {len(sources)} layer modules without bytecode, e.g. {missing[:5]}"
+    assert not checked, f"{len(checked)} modules with bytecode Python checks against the source: {checked[:5]}"
