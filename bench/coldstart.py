@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -403,8 +402,9 @@ def run(services: Services, work: Path, repeats: int = 5) -> Section:
         "built folder and the layer's on `sys.path`, the variables as the template deploys them "
         "(default parameters: Lambda's active tracing, no X-Ray SDK), only the bytecode the build "
         "ships (the layer's, compiled by its Makefile; Lambda's file system is read-only, so the "
-        f"functions' own modules are compiled at each cold start). Median of {repeats} fresh interpreters per row (after one "
-        "unmeasured round), rows interleaved. *import* = importing the handler module; *first "
+        "functions' own modules are compiled at each cold start). "
+        f"Median of {repeats} fresh interpreters per row (after one unmeasured round), rows "
+        "interleaved. *import* = importing the handler module; *first "
         "event* = serving one sample event (clients created, secret fetched, first connections "
         "made); *process* = the whole child process seen from outside, interpreter start-up "
         "included; the ratios are to the floor, `import boto3` + one client, in the same run. "

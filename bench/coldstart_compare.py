@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     functions = Template().functions()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     for tree in trees.values():
-        forget_bytecode(
-            [tree / function_id for function_id in functions] + [tree / "SharedLayer/python"]
-        )
+        forget_bytecode([tree / function_id for function_id in functions] + [tree / "SharedLayer/python"])
     env = base_env()
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="coldstart-compare-") as scratch:

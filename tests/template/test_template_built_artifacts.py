@@ -131,5 +131,5 @@ def test_the_layer_ships_bytecode_that_python_311_uses_as_it_is() -> None:
         flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
         if flags != 0b01:
             checked.append(source.relative_to(LAYER))
-    assert not missing, f"{len(missing)} of {len(sources)} layer modules without bytecode, e.g. {missing[:5]}"
-    assert not checked, f"{len(checked)} modules with bytecode Python checks against the source: {checked[:5]}"
+    assert not missing, f"{len(missing)} of {len(sources)} modules without bytecode: {missing[:5]}"
+    assert not checked, f"{len(checked)} with bytecode checked against the source: {checked[:5]}"
