@@ -18,13 +18,14 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment
-
-from shop_shared import aws, email_templates
+from shop_shared import aws
 from shop_shared.config import get_settings
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECTS = {
@@ -44,6 +45,10 @@ class AccountEmail:
 
 
 def _environment() -> Environment:
+    # Jinja2 is imported by the first account e-mail, not by every cold start of the auth function
+    # (login, tokens and profiles never render one).
+    from shop_shared import email_templates
+
     return email_templates.environment(TEMPLATES)
 
 

@@ -100,3 +100,9 @@ def test_the_no_op_tracer_hands_back_the_handler_itself() -> None:
     tracer = NoOpTracer()
     assert tracer.capture_lambda_handler(handler) is handler
     assert tracer.capture_lambda_handler(capture_response=False)(handler) is handler
+
+
+def test_the_auth_function_loads_the_e_mail_templates_only_to_send_an_account_e_mail() -> None:
+    """Login, tokens and profiles never render an e-mail; registration and resets import Jinja2
+    when they send one."""
+    assert "jinja2" not in packages(imported("AuthFunction"))
