@@ -19,12 +19,14 @@ help:
 # Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
 # lock is complete), installed by uv (pinned in pyproject.toml and the lock; bootstrapped with pip)
 # in seconds where pip takes minutes; then the project itself, editable, without dependencies; pip
-# check proves nothing is missing.
+# check proves nothing is missing. --compile-bytecode: uv writes no .pyc by itself, and where
+# PYTHONDONTWRITEBYTECODE is set (CI machines) every process (each pytest worker, stack, cfn-lint,
+# sam) would compile moto, botocore, samcli ... from source again: cfn-lint 6.7 s -> 2.8 s.
 UV_PIN = $$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')
 $(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "$(UV_PIN)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode -r requirements/dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m pip check
 	@touch $(STAMP)
@@ -45,7 +47,7 @@ lock:
 CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed: requirements/checkov.lock $(STAMP)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps -r requirements/checkov.lock
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps --compile-bytecode -r requirements/checkov.lock
 	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.
