@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from shop_local.runtime import Runtime
 
 REGION = "us-east-1"
-# What every local stack sets: X-Ray has nothing to send to locally.
-LOCAL_PARAMETERS = {"TracingEnabled": "false"}
+# What every local stack sets: X-Ray has nothing to send to locally; the account e-mails link to
+# `make run`'s storefront (a running stack passes its own URL).
+LOCAL_PARAMETERS = {"TracingEnabled": "false", "StorefrontUrl": "http://127.0.0.1:3000"}
 # The template's parameter behind every function's AWS_ENDPOINT_URL (empty on AWS).
 ENDPOINT_PARAMETER = "AwsEndpointUrl"
 

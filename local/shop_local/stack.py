@@ -161,6 +161,21 @@ class _Server:
         self.thread.join(timeout=5)
 
 
+class _Starting:
+    """The API's WSGI app until the gateway is ready: the port is bound first, so the stack's own
+    URL (where the account e-mails' links lead) is known before the template is resolved."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.app is None:
+            return _json(503, {"message": "The local stack is starting", "code": "starting"})(
+                environ, start_response
+            )
+        return self.app(environ, start_response)
+
+
 def _json(status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
@@ -425,6 +440,7 @@ class DevStack:
         self.gateway: Any = None
         self.url = ""
         self._api_server: _Server | None = None
+        self._api_app = _Starting()
         self._pollers: list[Any] = []
         self._stopped = False
 
@@ -432,6 +448,7 @@ class DevStack:
     def start(self) -> DevStack:
         started = time.perf_counter()
         steps = [
+            self._bind_api,
             self.aws.start,
             self.redis.start,
             self.products.start,
@@ -453,12 +470,18 @@ class DevStack:
         log.info("started in %.1fs", time.perf_counter() - started)
         return self
 
+    def _bind_api(self) -> None:
+        if self.serve_api:
+            self._api_server = _Server("api", self._api_app, self.settings.host, self.settings.port)
+            self.url = self._api_server.url
+
     def _provision(self) -> None:
         from shop_local.builder import build
 
         parameters = {
             "RedisUrl": self.redis.url,
             "ProductApiUrl": self.products.url,
+            **({"StorefrontUrl": self.url} if self.url else {}),  # this stack serves web/ too
             **self.settings.parameters,
         }
         self.built = build(
@@ -510,8 +533,7 @@ class DevStack:
         self.gateway = Gateway(
             self.template, self.runtime, web_root=web_root, dev_routes=self.dev_routes.routes()
         )
-        self._api_server = _Server("api", self.gateway, self.settings.host, self.settings.port)
-        self.url = self._api_server.url
+        self._api_app.app = self.gateway
 
     def _start_pollers(self) -> None:
         from shop_local.pollers import SqsPoller, StreamPoller

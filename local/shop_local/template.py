@@ -218,6 +218,10 @@ class Template:
             return self._arn("lambda", f"function:{physical_name}")
         if kind == "AWS::SecretsManager::Secret":
             return known.get("Ref", self._arn("secretsmanager", f"secret:{physical_name}"))
+        if kind == "AWS::CloudFront::Distribution" and attribute == "DomainName":
+            # never created locally (the stack serves web/ itself and passes StorefrontUrl); a name
+            # under the reserved .invalid domain where the template is read as deployed
+            return f"{physical_name.lower()}.cloudfront.invalid"
         raise KeyError(f"GetAtt {name}.{attribute} is not known before {name} exists")
 
     # ------------------------------------------------------------------ intrinsics

@@ -4,6 +4,7 @@ verification gating orders."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -224,6 +225,17 @@ def test_an_unverified_user_cannot_order_until_verified(stack: ShopStack) -> Non
     # A refreshed token is a new one at the gateway: the user orders at once.
     who["token"] = refresh(stack, who["refresh_token"]).json()["access_token"]
     assert stack.place_order(who, ITEMS).status_code == 201
+
+
+def test_the_mailed_link_opens_this_stacks_storefront(stack: ShopStack) -> None:
+    """The stack passes its own URL as the template's StorefrontUrl: the link opens the page that
+    confirms the address, whatever port the stack runs on."""
+    who = stack.new_user(verified=False)
+    (mail,) = stack.wait_for_emails(lambda m: who["email"] in m["to"] and "Verify" in m["subject"])
+    links = re.findall(r"https?://\S+?token=[A-Za-z0-9_-]+", str(mail["text"]))
+    assert links and all(link.startswith(f"{stack.url}/#/verify-email?token=") for link in links)
+    page = stack.get(links[0].split("#", 1)[0].removeprefix(stack.url))  # the route is client-side
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
 
 
 def test_resend_sends_a_new_link_and_is_rate_limited(stack: ShopStack) -> None:

@@ -31,7 +31,7 @@ VPC_REDIS = {
     "VpcSecurityGroupIds": "sg-0ccc",
     "VpcEgress": "nat-gateway",
 }
-NO_STOREFRONT = {**VPC_REDIS, "DeployStorefront": "false"}
+NO_STOREFRONT = {**VPC_REDIS, "DeployStorefront": "false", "StorefrontUrl": "https://shop.example.com"}
 PARAMETER_SETS = {"no-redis": NO_REDIS, "vpc-redis": VPC_REDIS, "no-storefront": NO_STOREFRONT}
 
 _NO_VALUE = object()

@@ -356,6 +356,19 @@ def test_the_storefront_is_optional() -> None:
     }
 
 
+def test_account_email_links_lead_to_the_deployed_storefront() -> None:
+    """Verification and reset links go to the storefront's distribution, or to StorefrontUrl; a
+    deploy without either is refused (the functions' fallback is the local stack's address)."""
+    with_storefront = _environment(deployed(VPC_REDIS), "AuthFunction")
+    assert with_storefront["STOREFRONT_URL"] == {"Fn::Sub": "https://${StorefrontDistribution.DomainName}"}
+    given = {**VPC_REDIS, "StorefrontUrl": "https://shop.example.com"}
+    assert _environment(deployed(given), "AuthFunction")["STOREFRONT_URL"] == {"Ref": "StorefrontUrl"}
+    assert _environment(deployed(NO_STOREFRONT), "AuthFunction")["STOREFRONT_URL"] == {"Ref": "StorefrontUrl"}
+    assert deployed(NO_STOREFRONT).rules_failing() == []
+    unset = {**NO_STOREFRONT, "StorefrontUrl": ""}
+    assert deployed(unset).rules_failing() == ["AccountLinksNeedAStorefront"]
+
+
 def test_the_template_has_no_resource_the_local_stack_cannot_ignore() -> None:
     """The local stack reads the same template: new resource kinds must be ones it skips cleanly."""
     from shop_local.provision import creation_order
