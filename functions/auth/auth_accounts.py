@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import auth_emails
 import auth_sessions
-from shop_shared import aws, keys
+from auth_adapters import adapters
 from shop_shared.config import get_settings
 from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from shop_shared.passwords import hash_password, verify_password, weakness
@@ -35,37 +35,28 @@ RESEND_LIMIT, RESEND_WINDOW_SECONDS = 3, 3600
 RESET_ANSWER_FLOOR_SECONDS = 0.6
 
 
-def _table() -> Any:
-    return aws.table(get_settings().users_table)
-
-
 def _now() -> int:
     return int(time.time())
 
 
 def _profile(user_id: str, *fields: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = (
-        _table()
-        .get_item(Key=keys.user_key(user_id), ConsistentRead=True, **aws.projection(fields))
-        .get("Item")
-    )
-    return item
+    return adapters().users.get_profile(user_id, fields, consistent=True)
 
 
 def _issue(purpose: str, ttl_seconds: int, **fields: Any) -> str:
     token = new_secret()
-    _table().put_item(
-        Item={**keys.one_time_token_key(digest(token), purpose), **fields, "expires_at": _now() + ttl_seconds}
-    )
+    adapters().users.issue_token(purpose, digest(token), fields, expires_at=_now() + ttl_seconds)
     return token
 
 
-def _find(purpose: str, token: str) -> tuple[dict[str, str], dict[str, Any]]:
-    key = keys.one_time_token_key(digest(token.strip()), purpose)
-    item = _table().get_item(Key=key, ConsistentRead=True).get("Item")
+def _find(purpose: str, token: str) -> tuple[str, dict[str, Any]]:
+    """The token's hash and item; 400 for an unknown, used or expired token (DynamoDB deletes
+    expired items some time after: the time is checked here)."""
+    token_hash = digest(token.strip())
+    item = adapters().users.find_token(purpose, token_hash)
     if item is None or int(item["expires_at"]) <= _now():
         raise BadRequest(INVALID_TOKEN, code="invalid_token")
-    return key, item
+    return token_hash, item
 
 
 def _check_password(password: str, profile: dict[str, Any]) -> None:
@@ -98,35 +89,12 @@ def send_verification(profile: dict[str, Any]) -> None:
         logger.warning("verification e-mail not sent", extra={"error": type(exc).__name__})
 
 
-def _use_token(key: dict[str, Any], user_id: str, profile_update: dict[str, Any]) -> bool:
-    """Delete the single-use token and apply `profile_update` (UpdateExpression, condition, values)
-    to the user's profile in one transaction: both or neither. False when a condition failed (the
-    token used meanwhile, or the profile no longer what the token was issued for)."""
-    table = get_settings().users_table
-    items: list[Any] = [
-        {"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
-        {"Update": {"TableName": table, "Key": keys.user_key(user_id), **profile_update}},
-    ]
-    try:
-        aws.dynamodb().meta.client.transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        return False
-    return True
-
-
 def verify_email(token: str) -> str:
     """Mark the e-mail the token was sent to as verified; returns the user id. 400 for a bad, used
     or expired token, or one sent to an address the user has since changed."""
-    key, item = _find(VERIFY, token)
+    token_hash, item = _find(VERIFY, token)
     user_id = str(item["user_id"])
-    verified = {
-        "UpdateExpression": "SET email_verified = :true",
-        "ConditionExpression": "email = :email",
-        "ExpressionAttributeValues": {":true": True, ":email": item["email"]},
-    }
-    if not _use_token(key, user_id, verified):
+    if not adapters().users.use_verify_token(token_hash, user_id, email=str(item["email"])):
         profile = _profile(user_id, "email", "email_verified")
         # A retried call whose first attempt went through: the address is verified, say so.
         if not (profile and profile.get("email_verified") is True and profile.get("email") == item["email"]):
@@ -178,11 +146,8 @@ def change_password(user_id: str, current_password: str, new_password: str) -> N
     if not verify_password(str(profile["password_hash"]), current_password):
         raise Forbidden("Current password is wrong", code="wrong_password")
     _check_password(new_password, profile)
-    _table().update_item(
-        Key=keys.user_key(user_id),
-        UpdateExpression="SET password_hash = :hash ADD token_version :one",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":hash": hash_password(new_password), ":one": 1},
+    adapters().users.update_profile(
+        user_id, {"password_hash": hash_password(new_password)}, revoke_tokens=True
     )
     auth_sessions.end_all(user_id)
 
@@ -191,11 +156,9 @@ def request_password_reset(email: str) -> None:
     """Send a reset link if an active account has this e-mail; the same answer and time otherwise."""
     started = time.monotonic()
     try:
-        guard = _table().get_item(Key=keys.email_guard_key(email), ConsistentRead=True).get("Item")
+        owner = adapters().users.user_id_for_email(email)
         profile = (
-            _profile(str(guard["user_id"]), "id", "email", "first_name", "is_active", "token_version")
-            if guard
-            else None
+            _profile(owner, "id", "email", "first_name", "is_active", "token_version") if owner else None
         )
         if profile is not None and profile.get("is_active") is True:
             settings = get_settings()
@@ -218,26 +181,18 @@ def request_password_reset(email: str) -> None:
 
 
 def confirm_password_reset(token: str, new_password: str) -> None:
-    key, item = _find(RESET, token)
+    token_hash, item = _find(RESET, token)
     user_id = str(item["user_id"])
     profile = _profile(user_id, "id", "username", "email", "token_version")
     if profile is None:
         raise BadRequest(INVALID_TOKEN, code="invalid_token")
     _check_password(new_password, profile)  # before the token is used: the user may try again
-    version = int(item.get("token_version", 0))
     # The token was issued for this token version: a reset or password change since voids it.
-    same_version = "token_version = :version" + (
-        " OR attribute_not_exists(token_version)" if version == 0 else ""
-    )
-    new_password_hash = {
-        "UpdateExpression": "SET password_hash = :hash ADD token_version :one",
-        "ConditionExpression": f"attribute_exists(pk) AND ({same_version})",
-        "ExpressionAttributeValues": {
-            ":hash": hash_password(new_password),
-            ":one": 1,
-            ":version": version,
-        },
-    }
-    if not _use_token(key, user_id, new_password_hash):
+    if not adapters().users.use_reset_token(
+        token_hash,
+        user_id,
+        token_version=int(item.get("token_version", 0)),
+        password_hash=hash_password(new_password),
+    ):
         raise BadRequest(INVALID_TOKEN, code="invalid_token")
     auth_sessions.end_all(user_id)

@@ -16,8 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shop_shared import aws, keys
-from shop_shared.config import get_settings
+from auth_adapters import adapters
 from shop_shared.errors import Unauthorized
 from shop_shared.observability import observability
 from shop_shared.tokens import REVOCATION_FIELDS, bearer_token, decode_token, jwt_secret, revocation
@@ -47,14 +46,7 @@ def authorize(authorization: str | None, method_arn: str) -> dict[str, Any]:
     except Unauthorized as exc:
         raise _deny(exc.code) from None
 
-    item = (
-        aws.table(get_settings().users_table)
-        .get_item(
-            Key=keys.user_key(claims.user_id),
-            **aws.projection((*REVOCATION_FIELDS, "role", "email_verified")),
-        )
-        .get("Item")
-    )
+    item = adapters().users.get_profile(claims.user_id, (*REVOCATION_FIELDS, "role", "email_verified"))
     refused = revocation(claims, item)
     if refused is not None or item is None:
         raise _deny(refused or "unknown_user")

@@ -19,29 +19,20 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 import auth_accounts
 import auth_service
 import auth_sessions
+from auth_adapters import adapters
 from auth_address_rules import Deleted, Updated, next_default
+from auth_ports import DefaultMove
 from auth_service import USER_FIELDS, to_address, to_user
-from shop_shared import aws, keys
-from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
+from shop_shared.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from shop_shared.models import Address, AddressRequest, User, UserPage, UserPatch
 
 if TYPE_CHECKING:
     from shop_shared.api import Caller
 
 ATTEMPTS = 3
-
-
-def _client() -> Any:
-    return aws.dynamodb().meta.client
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 # --- PATCH /auth/user/{id} ---------------------------------------------------------------------
@@ -59,7 +50,8 @@ def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
     ):
         raise Forbidden("An admin cannot deactivate or demote themself", code="cannot_change_own_admin")
 
-    profile = auth_service._get_profile(user_id, (*USER_FIELDS, "token_version"), consistent=True)
+    users = adapters().users
+    profile = users.get_profile(user_id, (*USER_FIELDS, "token_version"), consistent=True)
     if profile is None:
         raise NotFound("User not found", code="user_not_found")
 
@@ -69,20 +61,9 @@ def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
         if field in patch.model_fields_set and value is not None and value != profile.get(field):
             values[field] = value
     if values:
-        names = {f"#{field}": field for field in values}
-        update = "SET " + ", ".join(f"#{field} = :{field}" for field in values)
-        expression_values = {f":{field}": value for field, value in values.items()}
-        if values.get("is_active") is False:
-            update += " ADD token_version :one"  # every token and session of the user ends
-            expression_values[":one"] = 1
-        auth_service._table().update_item(
-            Key=keys.user_key(user_id),
-            UpdateExpression=update,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=expression_values,
-        )
-        if values.get("is_active") is False:
+        deactivated = values.get("is_active") is False  # every token and session of the user ends
+        users.update_profile(user_id, values, revoke_tokens=deactivated)
+        if deactivated:
             auth_sessions.end_all(user_id)
 
     if patch.email is not None and patch.email != profile["email"]:
@@ -91,55 +72,17 @@ def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
 
 
 def _change_email(profile: dict[str, Any], email: str) -> None:
-    user_id, old = str(profile["id"]), str(profile["email"])
-    table = auth_service._table_name()
-    same_address = email.lower() == old.lower()  # only the spelling changes: same guard, still verified
-    profile_update = {
-        "Update": {
-            "TableName": table,
-            "Key": keys.user_key(user_id),
-            "UpdateExpression": "SET email = :new, email_verified = :verified",
-            "ConditionExpression": "email = :old",
-            "ExpressionAttributeValues": {
-                ":new": email,
-                ":old": old,
-                ":verified": bool(same_address and profile.get("email_verified") is True),
-            },
-        }
-    }
-    items: list[dict[str, Any]] = [profile_update]
-    if not same_address:
-        guard = {"user_id": user_id, "created_at": auth_service._now()}
-        items += [
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": auth_service.email_guard(email, str(profile["username"]), guard),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
-            {
-                "Delete": {
-                    "TableName": table,
-                    "Key": keys.email_guard_key(old),
-                    "ConditionExpression": "user_id = :me",
-                    "ExpressionAttributeValues": {":me": user_id},
-                }
-            },
-        ]
-    try:
-        _client().transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if _code(exc) != "TransactionCanceledException":
-            raise
-        reasons = [str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])]
-        now = auth_service._get_profile(user_id, ("email",), consistent=True) or {}
-        if now.get("email") == email:
-            return  # our own first attempt, stored before its reply was lost
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            raise Conflict("E-mail address is already registered", code="email_taken") from None
-        raise ServiceUnavailable("Account is busy, please try again", code="transaction_conflict") from None
+    """One transaction, as registration is (`UsersRepository.change_email`). Only the spelling
+    changing keeps the guard and the verification; a new address must be verified again."""
+    old = str(profile["email"])
+    same_address = email.lower() == old.lower()
+    adapters().users.change_email(
+        str(profile["id"]),
+        username=str(profile["username"]),
+        old=old,
+        new=email,
+        verified=bool(same_address and profile.get("email_verified") is True),
+    )
     if not same_address:
         auth_accounts.send_verification({**profile, "email": email})
 
@@ -153,11 +96,7 @@ def _own(caller: Caller, user_id: str) -> None:
 
 
 def _address(user_id: str, address_id: str) -> dict[str, Any]:
-    item: dict[str, Any] | None = (
-        auth_service._table()
-        .get_item(Key=keys.address_key(user_id, address_id), ConsistentRead=True)
-        .get("Item")
-    )
+    item = adapters().users.get_address(user_id, address_id)
     if item is None:
         raise NotFound("Address not found", code="address_not_found")
     return item
@@ -167,145 +106,43 @@ def update_address(caller: Caller, user_id: str, address_id: str, request: Addre
     """Replace an address's fields (orders keep their own copy). `is_default: true` makes it the
     default; the default stays the default until another address takes its place."""
     _own(caller, user_id)
-    table = auth_service._table_name()
+    users = adapters().users
     fields = request.model_dump(exclude={"is_default"})
-    names = {f"#{field}": field for field in fields}
-    assignments = ", ".join(f"#{field} = :{field}" for field in fields)
     for _ in range(ATTEMPTS):
         current = _address(user_id, address_id)
-        profile = auth_service._get_profile(user_id, ("default_address_id",), consistent=True) or {}
+        profile = users.get_profile(user_id, ("default_address_id",), consistent=True) or {}
         old_default = profile.get("default_address_id")
-        values: dict[str, Any] = {f":{field}": value for field, value in fields.items()}
         change = Updated(address_id, bool(request.is_default))
         is_default = next_default(old_default, [], change) == address_id
         becomes_default = is_default and old_default != address_id
-        values[":default"] = is_default
-        items: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": keys.address_key(user_id, address_id),
-                    "UpdateExpression": f"SET {assignments}, is_default = :default",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
-                }
-            }
-        ]
-        if becomes_default:
-            items += _move_default(user_id, old_default, address_id, unset_old=True)
-        try:
-            _client().transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
-                raise
-            continue  # the default moved, or the address went: read again
-        return to_address({**current, **fields, "is_default": values[":default"]})
-    if not auth_service._table().get_item(Key=keys.address_key(user_id, address_id)).get("Item"):
+        move = DefaultMove(old=old_default, new=address_id) if becomes_default else None
+        if users.update_address(user_id, address_id, fields, is_default=is_default, move=move):
+            return to_address({**current, **fields, "is_default": is_default})
+        # the default moved, or the address went: read again
+    if users.get_address(user_id, address_id, consistent=False) is None:
         raise NotFound("Address not found", code="address_not_found")
     raise ServiceUnavailable("Address book is busy, please try again", code="transaction_conflict")
 
 
-def _move_default(
-    user_id: str, old: str | None, new: str | None, *, unset_old: bool = False
-) -> list[dict[str, Any]]:
-    """Transaction items moving the profile's default pointer from `old` to `new` (None: no default
-    left), on condition that it still names `old`; with `unset_old`, clearing `old`'s flag too."""
-    table = auth_service._table_name()
-    condition = "default_address_id = :old" if old else "attribute_not_exists(default_address_id)"
-    values: dict[str, Any] = {":old": old} if old else {}
-    if new:
-        update, values[":new"] = "SET default_address_id = :new", new
-    else:
-        update = "REMOVE default_address_id"
-    items: list[dict[str, Any]] = [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": keys.user_key(user_id),
-                "UpdateExpression": update,
-                "ConditionExpression": f"attribute_exists(pk) AND {condition}",
-                **({"ExpressionAttributeValues": values} if values else {}),
-            }
-        }
-    ]
-    if unset_old and old:
-        items.append(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": keys.address_key(user_id, old),
-                    "UpdateExpression": "SET is_default = :false",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":false": False},
-                }
-            }
-        )
-    return items
-
-
 def delete_address(caller: Caller, user_id: str, address_id: str) -> None:
     _own(caller, user_id)
-    table = auth_service._table_name()
+    users = adapters().users
     for _ in range(ATTEMPTS):
-        profile = auth_service._get_profile(user_id, ("default_address_id",), consistent=True)
+        profile = users.get_profile(user_id, ("default_address_id",), consistent=True)
         if profile is None:
             raise NotFound("User not found", code="user_not_found")
-        remaining = [a for a in _address_items(user_id) if a["id"] != address_id]
-        delete = {
-            "Delete": {
-                "TableName": table,
-                "Key": keys.address_key(user_id, address_id),
-                "ConditionExpression": "attribute_exists(pk)",
-            }
-        }
-        items: list[dict[str, Any]] = [delete]
+        addresses = users.addresses_of(user_id, ("id", "created_at")) or []
+        remaining = [a for a in addresses if a["id"] != address_id]
+        move = None
         if profile.get("default_address_id") == address_id:
-            newest = next_default(address_id, remaining, Deleted(address_id))
-            items += _move_default(user_id, address_id, newest)
-            if newest:
-                items.append(
-                    {
-                        "Update": {
-                            "TableName": table,
-                            "Key": keys.address_key(user_id, newest),
-                            "UpdateExpression": "SET is_default = :true",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": {":true": True},
-                        }
-                    }
-                )
-        try:
-            _client().transact_write_items(TransactItems=items)
+            move = DefaultMove(old=address_id, new=next_default(address_id, remaining, Deleted(address_id)))
+        if users.delete_address(user_id, address_id, move):  # 404 when it is not there
             return
-        except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])]
-            if reasons[:1] == ["ConditionalCheckFailed"]:  # the address is gone (maybe our own retry)
-                raise NotFound("Address not found", code="address_not_found") from None
-            # the default moved under us: read again
+        # the default moved under us: read again
     raise ServiceUnavailable("Address book is busy, please try again", code="transaction_conflict")
 
 
-def _address_items(user_id: str) -> list[dict[str, Any]]:
-    arguments: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :address)",
-        "ExpressionAttributeValues": {":pk": f"USER#{user_id}", ":address": "ADDRESS#"},
-        "ProjectionExpression": "id, created_at",
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        page = auth_service._table().query(**arguments)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 # --- admin search ------------------------------------------------------------------------------
-
-
 def _decode_cursor(cursor: str | None) -> dict[str, str] | None:
     if not cursor:
         return None
@@ -328,45 +165,10 @@ def search_users(caller: Caller, query: str, limit: int, cursor: str | None) -> 
     if not caller.is_admin:
         raise Forbidden("Only an admin may list users", code="forbidden")
     prefix = query.strip().lower()
-    arguments: dict[str, Any] = {
-        "IndexName": keys.USER_SEARCH_INDEX,
-        "KeyConditionExpression": "search_pk = :p AND begins_with(search_sk, :q)",
-        # An e-mail's entry is left out when the same user's username matches too (listed once).
-        "FilterExpression": "attribute_not_exists(username_lower) OR NOT begins_with(username_lower, :q)",
-        "ExpressionAttributeValues": {":p": keys.SEARCH_PARTITION, ":q": prefix},
-    }
-    start = _decode_cursor(cursor)
-    user_ids: list[str] = []
-    last: dict[str, Any] | None = None
-    while len(user_ids) < limit:
-        if start:
-            arguments["ExclusiveStartKey"] = start
-        arguments["Limit"] = limit - len(user_ids)
-        page = auth_service._table().query(**arguments)
-        for item in page.get("Items", []):
-            if str(item["user_id"]) not in user_ids:
-                user_ids.append(str(item["user_id"]))
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            break
-        start = last
-    users = _profiles(user_ids)
-    return UserPage(users=users, next=_encode_cursor(last) if last else None)
-
-
-def _profiles(user_ids: list[str]) -> list[User]:
-    if not user_ids:
-        return []
-    table = auth_service._table_name()
-    request: dict[str, Any] = {
-        table: {"Keys": [keys.user_key(u) for u in user_ids], **aws.projection(("pk", *USER_FIELDS))}
-    }
-    found: dict[str, dict[str, Any]] = {}
-    for _ in range(5):
-        response = aws.dynamodb().batch_get_item(RequestItems=request)
-        for item in response.get("Responses", {}).get(table, []):
-            found[str(item["id"])] = item
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            break
-    return [to_user(found[u]) for u in user_ids if u in found]
+    users = adapters().users
+    user_ids, last = users.search(prefix, limit=limit, after=_decode_cursor(cursor))
+    found = users.get_profiles(user_ids, USER_FIELDS)
+    return UserPage(
+        users=[to_user(found[u]) for u in user_ids if u in found],
+        next=_encode_cursor(last) if last else None,
+    )

@@ -1,31 +1,27 @@
 """The auth service's domain logic: users, login, tokens and addresses. No HTTP here: the handler
 (`auth_api`) parses and authenticates, these functions decide and store.
 
-Data layout (`shop_shared.keys`, docs/architecture.md): the profile `USER#{id}/PROFILE`, addresses
-`USER#{id}/ADDRESS#{address_id}`, and the uniqueness guards `USERNAME#{lower}/GUARD` and
-`EMAIL#{lower}/GUARD`, written together with the profile in one transaction.
+The storage is reached through the ports of `auth_ports` (`auth_adapters.adapters()`: DynamoDB in
+Lambda, in-memory fakes in the unit tests); the data layout is `auth_dynamodb`'s and
+`shop_shared.keys`' (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 import auth_accounts
 import auth_sessions
 import login_throttle
+from auth_adapters import adapters
 from auth_address_rules import Added, next_default
-from shop_shared import aws, keys
-from shop_shared.config import get_settings
+from auth_ports import DefaultMove
 from shop_shared.errors import (
-    Conflict,
     Forbidden,
     NotFound,
     ServiceUnavailable,
@@ -43,6 +39,7 @@ from shop_shared.passwords import (
 )
 
 if TYPE_CHECKING:
+    from auth_ports import UsersRepository
     from shop_shared.api import Caller
 
 logger = Logger(service="auth", child=True)
@@ -62,7 +59,7 @@ USER_FIELDS = (
 TOKEN_FIELDS = (*USER_FIELDS, "token_version")
 ADDRESS_FIELDS = ("id", "street", "city", "state", "postal_code", "country", "is_default")
 INVALID_CREDENTIALS = "Invalid username or password"
-# Retries when DynamoDB cancels a transaction because a concurrent one touched the same items.
+# Tries when the default address moved under us (read again, write again).
 TRANSACTION_ATTEMPTS = 3
 
 
@@ -76,74 +73,32 @@ class AddressList(BaseModel):
     addresses: list[Address]
 
 
-# --- storage helpers ---------------------------------------------------------------------------
+# --- storage ------------------------------------------------------------------------------------
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _table_name() -> str:
-    return get_settings().users_table
+def _users() -> UsersRepository:
+    return adapters().users
 
 
 def _table() -> Any:
-    return aws.table(_table_name())
+    """The users table itself: only for the local stack's own seeding (`shop_local.admin`,
+    `shop_local.samples`), never for the domain, which goes through `adapters()`."""
+    from auth_dynamodb import users_table
+
+    return users_table()
 
 
-def _transact(items: list[dict[str, Any]]) -> None:
-    # The resource's client takes plain Python values (boto3 serialises them), like the Table does.
-    client: Any = aws.dynamodb().meta.client
-    client.transact_write_items(TransactItems=items)
+def _user_id_for(username: str) -> str | None:
+    return _users().user_id_for_username(username)
 
 
-# On a refused condition, DynamoDB returns the item that is there (`ALL_OLD`): see `_is_ours`.
-ALL_OLD = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-_deserializer = TypeDeserializer()
-
-
-def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An item from an error response (DynamoDB JSON: the resource does not convert errors)."""
-    if item is None:
-        return None
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _is_ours(existing: dict[str, Any] | None, written: dict[str, Any]) -> bool:
-    """Whether the item a condition was refused on is exactly the one we wrote.
-
-    The shared clients retry a call whose reply did not come in time (`shop_shared.aws`): if the
-    first attempt was stored, the retry's `attribute_not_exists` fails on our own item. Every item
-    we create carries a fresh id and timestamp, so an identical item can only be our own write:
-    treat it as done (docs/architecture.md, "Retries")."""
-    return _plain(existing) == written
-
-
-def _refused_item(exc: ClientError) -> dict[str, Any] | None:
-    """The item a refused conditional PutItem found (sent with ALL_OLD), or None."""
-    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-        return None
-    response: dict[str, Any] = dict(exc.response)
-    item: dict[str, Any] | None = response.get("Item")
-    return item
-
-
-def _cancelled_item(exc: ClientError, index: int) -> dict[str, Any] | None:
-    """The item the `index`th action of a cancelled transaction was refused on (sent with ALL_OLD)."""
-    response: dict[str, Any] = dict(exc.response)
-    reasons: list[dict[str, Any]] = response.get("CancellationReasons") or []
-    if index >= len(reasons) or reasons[index].get("Code") != "ConditionalCheckFailed":
-        return None
-    item: dict[str, Any] | None = reasons[index].get("Item")
-    return item
-
-
-def _cancellation_codes(exc: ClientError) -> list[str] | None:
-    """The per-item reasons of a cancelled transaction, or None for any other error."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    reasons = exc.response.get("CancellationReasons") or []
-    return [str(reason.get("Code", "None")) for reason in reasons]
+def _create_user(item: dict[str, Any]) -> None:
+    """The profile and both uniqueness guards, all or nothing (409 for a taken name or e-mail)."""
+    _users().create_user(item)
 
 
 def to_user(item: dict[str, Any]) -> User:
@@ -152,14 +107,6 @@ def to_user(item: dict[str, Any]) -> User:
 
 def to_address(item: dict[str, Any]) -> Address:
     return Address(**{field: item[field] for field in ADDRESS_FIELDS})
-
-
-def _get_profile(user_id: str, fields: Iterable[str], *, consistent: bool = False) -> dict[str, Any] | None:
-    response = _table().get_item(
-        Key=keys.user_key(user_id), ConsistentRead=consistent, **aws.projection(fields)
-    )
-    item: dict[str, Any] | None = response.get("Item")
-    return item
 
 
 # --- registration ------------------------------------------------------------------------------
@@ -171,7 +118,6 @@ def register(request: RegisterRequest, *, role: str = "customer", verified: bool
     check_password(request.password, username=request.username, email=request.email)
     user_id = str(uuid.uuid4())
     item = {
-        **keys.user_key(user_id),
         "id": user_id,
         "username": request.username,
         "email": request.email,
@@ -197,69 +143,7 @@ def check_password(password: str, *, username: str, email: str) -> None:
         raise Unprocessable(problem, code="weak_password")
 
 
-def email_guard(email: str, username: str, guard: dict[str, Any]) -> dict[str, Any]:
-    """An e-mail's guard item, findable by the admin search (`keys.search_attributes`); it notes the
-    username so that a user matching a query by both is listed once (`auth_profiles.search`)."""
-    return {
-        **keys.email_guard_key(email),
-        **guard,
-        **keys.search_attributes(email),
-        "username_lower": username.lower(),
-    }
-
-
-def _create_user(item: dict[str, Any]) -> None:
-    """The profile and both guards in one transaction, each only if absent: of two racing
-    registrations of one username (or e-mail) exactly one can win."""
-    table = _table_name()
-    guard = {"user_id": item["id"], "created_at": item["created_at"]}
-    absent = "attribute_not_exists(pk)"
-    items = [
-        {"Put": {"TableName": table, "Item": item, "ConditionExpression": absent, **ALL_OLD}},
-        {
-            "Put": {
-                "TableName": table,
-                "Item": {
-                    **keys.username_guard_key(item["username"]),
-                    **guard,
-                    **keys.search_attributes(item["username"]),
-                },
-                "ConditionExpression": absent,
-            }
-        },
-        {
-            "Put": {
-                "TableName": table,
-                "Item": email_guard(item["email"], item["username"], guard),
-                "ConditionExpression": absent,
-            }
-        },
-    ]
-    for _ in range(TRANSACTION_ATTEMPTS):
-        try:
-            _transact(items)
-            return
-        except ClientError as exc:
-            codes = _cancellation_codes(exc)
-            if codes is None:
-                raise
-            if _is_ours(_cancelled_item(exc, 0), item):
-                return  # our own first attempt, stored before its reply was lost
-            if codes[1:2] == ["ConditionalCheckFailed"]:
-                raise Conflict("Username is already taken", code="username_taken") from None
-            if codes[2:3] == ["ConditionalCheckFailed"]:
-                raise Conflict("E-mail address is already registered", code="email_taken") from None
-            # TransactionConflict: a concurrent registration holds one of our items. Try again:
-            # its guard is then visible and we answer 409, or it failed and we may win.
-    raise ServiceUnavailable("Registration is busy, please try again", code="transaction_conflict")
-
-
 # --- login -------------------------------------------------------------------------------------
-
-
-def _user_id_for(username: str) -> str | None:
-    guard = _table().get_item(Key=keys.username_guard_key(username), ConsistentRead=True).get("Item")
-    return str(guard["user_id"]) if guard else None
 
 
 def login(username: str, password: str, *, address: str = "unknown") -> TokenResponse:
@@ -274,8 +158,9 @@ def login(username: str, password: str, *, address: str = "unknown") -> TokenRes
             code="too_many_login_attempts",
         )
 
-    user_id = _user_id_for(username)
-    item = _get_profile(user_id, (*TOKEN_FIELDS, "password_hash"), consistent=True) if user_id else None
+    users = _users()
+    user_id = users.user_id_for_username(username)
+    item = users.get_profile(user_id, (*TOKEN_FIELDS, "password_hash"), consistent=True) if user_id else None
     if item is None:
         burn_verification_time(password)  # as slow as a wrong password: no user enumeration
         login_throttle.failed(username)
@@ -286,17 +171,13 @@ def login(username: str, password: str, *, address: str = "unknown") -> TokenRes
 
     login_throttle.succeeded(username, address)
     if needs_rehash(str(item["password_hash"])):
-        _table().update_item(
-            Key=keys.user_key(str(item["id"])),
-            UpdateExpression="SET password_hash = :hash",
-            ExpressionAttributeValues={":hash": hash_password(password)},
-        )
+        users.update_profile(str(item["id"]), {"password_hash": hash_password(password)})
     return auth_sessions.start(item)
 
 
 def refresh(refresh_token: str) -> TokenResponse:
     return auth_sessions.refresh(
-        refresh_token, lambda user_id: _get_profile(user_id, TOKEN_FIELDS, consistent=True)
+        refresh_token, lambda user_id: _users().get_profile(user_id, TOKEN_FIELDS, consistent=True)
     )
 
 
@@ -309,7 +190,7 @@ def verify_token(authorization: str | None) -> TokenUser:
     from shop_shared.tokens import REVOCATION_FIELDS, bearer_token, decode_token, jwt_secret, revocation
 
     claims = decode_token(bearer_token(authorization), jwt_secret())
-    item = _get_profile(claims.user_id, {*USER_FIELDS, *REVOCATION_FIELDS}, consistent=True)
+    item = _users().get_profile(claims.user_id, {*USER_FIELDS, *REVOCATION_FIELDS}, consistent=True)
     refused = revocation(claims, item)
     if refused is not None or item is None:
         raise Unauthorized("Invalid token", code=refused or "invalid_token")
@@ -318,7 +199,7 @@ def verify_token(authorization: str | None) -> TokenUser:
 
 
 def read_user(user_id: str) -> User:
-    item = _get_profile(user_id, USER_FIELDS, consistent=True)
+    item = _users().get_profile(user_id, USER_FIELDS, consistent=True)
     if item is None:
         raise NotFound("User not found", code="user_not_found")
     return to_user(item)
@@ -328,7 +209,7 @@ def get_user(caller: Caller, user_id: str) -> User:
     # Refuse before reading, so a customer learns nothing about other ids.
     if not caller.can_access_user(user_id):
         raise Forbidden("You may only read your own account", code="forbidden")
-    item = _get_profile(user_id, USER_FIELDS)
+    item = _users().get_profile(user_id, USER_FIELDS)
     if item is None:
         raise NotFound("User not found", code="user_not_found")
     return to_user(item)
@@ -340,25 +221,10 @@ def get_user(caller: Caller, user_id: str) -> User:
 def list_addresses(caller: Caller, user_id: str) -> AddressList:
     if not caller.can_access_user(user_id):
         raise Forbidden("You may only read your own addresses", code="forbidden")
-    # One query over the user's partition: the profile says the user exists, the rest are addresses.
-    arguments: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": keys.user_key(user_id)["pk"]},
-        **aws.projection(("sk", *ADDRESS_FIELDS, "created_at")),
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        page = _table().query(**arguments)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    if not any(item["sk"] == keys.PROFILE for item in items):
+    items = _users().addresses_of(user_id, (*ADDRESS_FIELDS, "created_at"))
+    if items is None:
         raise NotFound("User not found", code="user_not_found")
-    addresses = sorted(
-        (item for item in items if str(item["sk"]).startswith("ADDRESS#")),
-        key=lambda item: str(item.get("created_at", "")),
-    )
+    addresses = sorted(items, key=lambda item: str(item.get("created_at", "")))
     return AddressList(addresses=[to_address(item) for item in addresses])
 
 
@@ -368,68 +234,24 @@ def add_address(caller: Caller, user_id: str, request: AddressRequest) -> Addres
     source of truth, updated conditionally, so two racing requests cannot leave two defaults."""
     if caller.user_id != user_id:
         raise Forbidden("You may only add addresses to your own account", code="forbidden")
-    table = _table_name()
+    users = _users()
     for _ in range(TRANSACTION_ATTEMPTS):
-        profile = _get_profile(user_id, ("id", "default_address_id"), consistent=True)
+        profile = users.get_profile(user_id, ("id", "default_address_id"), consistent=True)
         if profile is None:
             raise NotFound("User not found", code="user_not_found")
         old_default = profile.get("default_address_id")
         address_id = str(uuid.uuid4())
         new_default = next_default(old_default, [], Added(address_id, bool(request.is_default)))
         item = {
-            **keys.address_key(user_id, address_id),
             "id": address_id,
             "user_id": user_id,
             **request.model_dump(exclude={"is_default"}),
             "is_default": new_default == address_id,
             "created_at": _now(),
         }
-        put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)", **ALL_OLD}
-        if not item["is_default"]:
-            try:
-                _table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD)
-            except ClientError as exc:
-                if not _is_ours(_refused_item(exc), item):
-                    raise
+        # A new default moves the pointer (and the old default's flag) in the same transaction.
+        move = DefaultMove(old=old_default, new=address_id) if item["is_default"] else None
+        if users.add_address(user_id, item, move):
             return to_address(item)
-
-        if old_default:
-            pointer_condition = "default_address_id = :old"
-            values: dict[str, Any] = {":new": address_id, ":old": old_default}
-        else:
-            pointer_condition = "attribute_not_exists(default_address_id)"
-            values = {":new": address_id}
-        items: list[dict[str, Any]] = [
-            {"Put": put},
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": keys.user_key(user_id),
-                    "UpdateExpression": "SET default_address_id = :new",
-                    "ConditionExpression": f"attribute_exists(pk) AND {pointer_condition}",
-                    "ExpressionAttributeValues": values,
-                }
-            },
-        ]
-        if old_default:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": keys.address_key(user_id, str(old_default)),
-                        "UpdateExpression": "SET is_default = :false",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":false": False},
-                    }
-                }
-            )
-        try:
-            _transact(items)
-            return to_address(item)
-        except ClientError as exc:
-            if _cancellation_codes(exc) is None:
-                raise
-            if _is_ours(_cancelled_item(exc, 0), item):
-                return to_address(item)  # our own first attempt: the whole transaction was applied
-            # The default changed under us (a concurrent add): read it again and retry.
+        # The default changed under us (a concurrent add): read it again and retry.
     raise ServiceUnavailable("Address book is busy, please try again", code="transaction_conflict")

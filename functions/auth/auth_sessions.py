@@ -23,9 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from shop_shared import aws, keys
+from auth_adapters import adapters
 from shop_shared.config import get_settings
 from shop_shared.errors import Unauthorized
 from shop_shared.models import TokenResponse
@@ -49,10 +47,6 @@ class RefreshToken:
         if len(parts) != 3 or not all(parts):
             raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
         return cls(*parts)
-
-
-def _table() -> Any:
-    return aws.table(get_settings().users_table)
 
 
 def _now() -> int:
@@ -79,7 +73,6 @@ def start(profile: dict[str, Any]) -> TokenResponse:
     session_id = uuid.uuid4().hex
     token = RefreshToken(str(profile["id"]), session_id, new_secret())
     item = {
-        **keys.session_key(token.user_id, session_id),
         "session_id": session_id,
         "user_id": token.user_id,
         "refresh_hash": digest(token.secret),
@@ -87,8 +80,7 @@ def start(profile: dict[str, Any]) -> TokenResponse:
         "created_at": _now(),
         "expires_at": _now() + get_settings().refresh_ttl_seconds,
     }
-    # Unconditional: the key is fresh and random, so a retried put only writes the same item again.
-    _table().put_item(Item=item)
+    adapters().sessions.start(item)
     access, expires_in = _access_token(profile, session_id)
     return TokenResponse(access_token=access, refresh_token=str(token), expires_in=expires_in)
 
@@ -96,11 +88,8 @@ def start(profile: dict[str, Any]) -> TokenResponse:
 def refresh(text: str, profile_of: Any) -> TokenResponse:
     """Rotate a session's refresh token. `profile_of(user_id)` reads the user as stored now."""
     token = RefreshToken.parse(text)
-    session = (
-        _table()
-        .get_item(Key=keys.session_key(token.user_id, token.session_id), ConsistentRead=True)
-        .get("Item")
-    )
+    sessions = adapters().sessions
+    session = sessions.get(token.user_id, token.session_id)
     if session is None or int(session["expires_at"]) <= _now():
         raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
     presented = digest(token.secret)
@@ -122,30 +111,14 @@ def refresh(text: str, profile_of: Any) -> TokenResponse:
         raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
 
     following = RefreshToken(token.user_id, token.session_id, new_secret())
-    following_hash = digest(following.secret)
-    try:
-        _table().update_item(
-            Key=keys.session_key(token.user_id, token.session_id),
-            UpdateExpression="SET refresh_hash = :next ADD used_hashes :used",
-            ConditionExpression="refresh_hash = :presented AND expires_at > :now",
-            ExpressionAttributeValues={
-                ":next": following_hash,
-                ":presented": presented,
-                ":used": {presented},
-                ":now": _now(),
-            },
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    rotated = sessions.rotate(
+        token.user_id, token.session_id, presented=presented, following=digest(following.secret), now=_now()
+    )
+    if not rotated:  # a concurrent use of one token (our own retried write counts as rotated)
+        end(token.user_id, token.session_id)
+        raise Unauthorized(
+            "Refresh token was already used; the session has ended", code="refresh_token_reused"
         )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        response: dict[str, Any] = dict(exc.response)
-        stored = (response.get("Item") or {}).get("refresh_hash", {}).get("S")
-        if stored != following_hash:  # not our own retried write: a concurrent use of one token
-            end(token.user_id, token.session_id)
-            raise Unauthorized(
-                "Refresh token was already used; the session has ended", code="refresh_token_reused"
-            ) from None
     access, expires_in = _access_token(profile, token.session_id)
     return TokenResponse(access_token=access, refresh_token=str(following), expires_in=expires_in)
 
@@ -155,8 +128,7 @@ def logout(user_id: str, text: str) -> None:
     token = RefreshToken.parse(text)
     if token.user_id != user_id:
         raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
-    key = keys.session_key(token.user_id, token.session_id)
-    session = _table().get_item(Key=key, ConsistentRead=True).get("Item")
+    session = adapters().sessions.get(token.user_id, token.session_id)
     presented = digest(token.secret)
     if session is None or (
         presented != session["refresh_hash"] and presented not in set(session.get("used_hashes") or ())
@@ -168,44 +140,18 @@ def logout(user_id: str, text: str) -> None:
 def end(user_id: str, session_id: str) -> None:
     """End one session: its refresh token stops working, and so do its access tokens (listed in the
     profile's `ended_sessions` until the last of them has expired). Idempotent."""
-    table = _table()
-    table.delete_item(Key=keys.session_key(user_id, session_id))
     now = _now()
     until = now + get_settings().jwt_ttl_seconds
-    profile = table.update_item(
-        Key=keys.user_key(user_id),
-        UpdateExpression="ADD ended_sessions :ended",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":ended": {f"{session_id}:{until}"}},
-        ReturnValues="ALL_NEW",
-    ).get("Attributes", {})
-    # Forget the entries whose access tokens have all expired (a separate update: one expression
-    # may not ADD and DELETE the same attribute). Losing this race only leaves a stale entry.
-    stale = {
-        entry for entry in profile.get("ended_sessions") or () if int(str(entry).rsplit(":", 1)[1]) <= now
-    }
+    sessions = adapters().sessions
+    ended = sessions.end(user_id, session_id, ended=f"{session_id}:{until}")
+    # Forget the entries whose access tokens have all expired. Losing this race only leaves a
+    # stale entry.
+    stale = {entry for entry in ended if int(entry.rsplit(":", 1)[1]) <= now}
     if stale:
-        table.update_item(
-            Key=keys.user_key(user_id),
-            UpdateExpression="DELETE ended_sessions :stale",
-            ExpressionAttributeValues={":stale": stale},
-        )
+        sessions.forget_ended(user_id, stale)
 
 
 def end_all(user_id: str) -> None:
     """Delete every session of the user. Callers bump the token version first, which already
     refuses them all (`refresh` compares it); this removes them at once instead of at their TTL."""
-    table = _table()
-    arguments: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :session)",
-        "ExpressionAttributeValues": {":pk": f"USER#{user_id}", ":session": "SESSION#"},
-        "ProjectionExpression": "pk, sk",
-    }
-    with table.batch_writer() as batch:
-        while True:
-            page = table.query(**arguments)
-            for item in page.get("Items", []):
-                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
-            if "LastEvaluatedKey" not in page:
-                break
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    adapters().sessions.end_all(user_id)

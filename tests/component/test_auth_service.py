@@ -1,6 +1,8 @@
-"""The auth domain functions where the HTTP layer adds nothing: racing registrations (Lambda runs
-them in separate containers, so threads calling the domain function are the faithful model) and
-`ensure_admin` (`shop_local.admin`), which the local stack calls directly."""
+"""The auth domain functions on DynamoDB where the HTTP layer adds nothing: racing registrations
+(Lambda runs them in separate containers, so threads calling the domain function are the faithful
+model; only a real conditional transaction can lose such a race) and `ensure_admin`
+(`shop_local.admin`), which the local stack calls directly. The rules themselves are unit-tested on
+the fakes (tests/unit/test_auth_service_fakes.py)."""
 
 from __future__ import annotations
 
@@ -106,27 +108,3 @@ def test_ensure_admin_refuses_an_email_of_another_user(aws: object) -> None:
 def test_ensure_admin_validates_the_password(aws: object) -> None:
     with pytest.raises(ValueError):
         ensure_admin("admin", "short", "admin@example.com")
-
-
-def test_login_upgrades_a_weaker_password_hash(aws: object, redis_conn: redis.Redis) -> None:
-    import boto3
-    from argon2 import PasswordHasher
-
-    from shop_shared.config import get_settings
-    from shop_shared.keys import user_key
-    from shop_shared.passwords import needs_rehash
-
-    name = f"old_{uuid.uuid4().hex[:8]}"
-    user = auth_service.register(request(name, f"{name}@example.com"))
-    table = boto3.resource("dynamodb").Table(get_settings().users_table)
-    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
-    table.update_item(
-        Key=user_key(user.id),
-        UpdateExpression="SET password_hash = :hash",
-        ExpressionAttributeValues={":hash": weak},
-    )
-    auth_service.login(name, PASSWORD)
-    stored = str(table.get_item(Key=user_key(user.id))["Item"]["password_hash"])
-    assert stored != weak
-    assert not needs_rehash(stored)
-    auth_service.login(name, PASSWORD)

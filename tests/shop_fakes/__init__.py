@@ -5,3 +5,7 @@ against each fake and its real adapter, so that the two cannot drift.
 
 Importable as `shop_fakes` because `tests/` is on sys.path (pytest inserts the directory of the
 root `tests/conftest.py`, which has no `__init__.py`)."""
+
+from shop_fakes.auth import InMemorySessions, InMemoryUsers, UsersTable, fake_adapters
+
+__all__ = ["InMemorySessions", "InMemoryUsers", "UsersTable", "fake_adapters"]

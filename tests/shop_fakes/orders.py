@@ -6,28 +6,14 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 import orders_rules
 from orders_ports import Item, OrdersAdapters
+from shop_fakes.items import stored as _stored
 from shop_shared import keys
 from shop_shared.errors import Conflict, EmailNotVerified, Unauthorized, Unprocessable
 from shop_shared.models import Customer, Product, ShippingAddress
-
-
-def _stored(value: Any) -> Any:
-    """What DynamoDB gives back for `value`: every number a Decimal (10.00 -> Decimal('10.00'),
-    compared by value), lists and maps copied (the caller's objects are not the stored ones)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if isinstance(value, Mapping):
-        return {key: _stored(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_stored(item) for item in value]
-    return copy.deepcopy(value)
 
 
 class InMemoryOrders:
