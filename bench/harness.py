@@ -133,6 +133,7 @@ def mark_email_verified(user_id: str) -> None:
     import os
 
     import boto3
+
     from shop_shared import keys
 
     table = boto3.resource("dynamodb").Table(os.environ["USERS_TABLE"])

@@ -225,7 +225,7 @@ def test_stopping_the_runtime_leaves_no_environment_running(tmp_path: Path) -> N
 
     running.runtime.stop()
 
-    assert [pid for pid in [*pids, emulator] if _alive(pid)] == []
+    assert [pid for pid in pids if _alive(pid)] == []
 
 
 # ---------------------------------------------------------------------------- the Runtime API
