@@ -1,4 +1,10 @@
-"""The embedded AWS: moto's server app, in this process, behind the fault-injection middleware.
+"""The embedded AWS: moto's server app in a process of its own, behind the fault-injection middleware.
+
+`EmulatorProcess` (what the stack holds) starts `python -m shop_local.emulator` and talks to it;
+the child (`EmbeddedMoto`) serves moto on a loopback port, so that moto's CPU time is not spent
+under the stack's GIL (the gateway, the pollers, the Runtime API servers). What the stack needs
+from moto's memory goes through the child's control routes under `/_shop/` (`ShopControl`, never
+an AWS call): the AWS faults and their hits, and the mailbox of what SES accepted.
 
 Requests reach moto one at a time (`Serialised`): the functions now run in processes of their own
 and call the emulator concurrently, and moto's backends are not safe under concurrent callers
@@ -9,14 +15,32 @@ inside moto, and holding the lock through that wait would stall every other call
 
 from __future__ import annotations
 
+import argparse
+import collections
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from shop_local.faults import AwsFaultMiddleware, FaultBook
+from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
+
+log = logging.getLogger("shop_local.emulator")
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+# A shard iterator expires 15 minutes after it is handed out (DynamoDB Streams API reference,
+# GetShardIterator); moto keeps every one, four new ones a second per shard for a stream poller.
+SHARD_ITERATOR_SECONDS = 15 * 60
 
 
 class Serialised:
@@ -63,30 +87,118 @@ def _faster_sqs() -> None:
 
 
 def _dispatcher() -> Any:
-    """moto's dispatcher, remembering the list of its service modules: moto lists its package
-    folder (a directory listing and a stat per entry) on every request to find the service."""
-    from moto import backends
+    """moto's dispatcher, remembering which backend serves a host: moto lists its package folder
+    (a directory listing and a stat per entry) and tries every service's URL patterns on every
+    request to find it, and the answer for a host never changes."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    modules = frozenset(backends.list_of_moto_modules())
-
     class Dispatcher(DomainDispatcherApplication):
+        known: dict[str | None, Any] = {}
+
         def get_backend_for_host(self, host: str | None) -> Any:
-            if host is not None and (host == "moto_api" or host in modules):
-                return host
-            return super().get_backend_for_host(host)
+            try:
+                return self.known[host]
+            except KeyError:
+                backend = self.known[host] = super().get_backend_for_host(host)
+                return backend
 
     return Dispatcher
 
 
-class EmbeddedMoto:
-    """moto's WSGI app served by werkzeug's threaded server on a loopback port."""
+class _ExpiringIterators(dict[str, Any]):
+    """moto's table of DynamoDB stream iterators, forgetting each one 15 minutes after it was
+    handed out, as DynamoDB Streams does (moto keeps them all: a stream poller asks for four a
+    second per shard). Iterators are added in the order they are handed out."""
 
-    def __init__(self, book: FaultBook, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self._handed_out: collections.deque[tuple[float, str]] = collections.deque()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        now = time.monotonic()
+        super().__setitem__(key, value)
+        self._handed_out.append((now, key))
+        while self._handed_out and now - self._handed_out[0][0] > SHARD_ITERATOR_SECONDS:
+            self.pop(self._handed_out.popleft()[1], None)
+
+
+def _expiring_shard_iterators() -> None:
+    from moto.dynamodbstreams import models
+
+    backend = models.DynamoDBStreamsBackend
+    original = backend.__init__
+
+    def __init__(self: Any, region_name: str, account_id: str) -> None:
+        original(self, region_name, account_id)
+        self.shard_iterators = _ExpiringIterators()
+
+    backend.__init__ = __init__  # type: ignore[method-assign]
+
+
+class ShopControl:
+    """WSGI middleware: the stack's own routes under `/_shop/` (never an AWS request, never
+    faulted, never serialised); everything else goes on to `app`.
+
+    - `GET /_shop/faults`: the active AWS faults (with their hits); `POST` adds one (a `Fault` as
+      JSON, already checked by the stack); `DELETE` clears them.
+    - `GET /_shop/emails`: every e-mail SES accepted, parsed (`shop_local.mail.MotoMailbox`).
+    """
+
+    PREFIX = "/_shop/"
+
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], book: FaultBook, account_id: str, region: str
+    ) -> None:
+        from shop_local.mail import MotoMailbox
+
+        self.app = app
+        self.book = book
+        self.mailbox = MotoMailbox(account_id, region)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(self.PREFIX):
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        body: dict[str, Any] = {"message": "not found"}
+        status = "404 Not Found"
+        if path == "/_shop/faults":
+            status = "200 OK"
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                spec = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                self.book.add(Fault(**spec))
+            elif method == "DELETE":
+                self.book.clear()
+            body = {"faults": [fault.as_dict() for fault in self.book.active()]}
+        elif path == "/_shop/emails" and method == "GET":
+            status, body = "200 OK", {"emails": self.mailbox.emails()}
+        elif path == "/_shop/health":
+            status, body = "200 OK", {"status": "ok"}
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+class EmbeddedMoto:
+    """moto's WSGI app served by werkzeug's threaded server on a loopback port (in the emulator's
+    own process: `python -m shop_local.emulator`)."""
+
+    def __init__(
+        self,
+        book: FaultBook,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        account_id: str = ACCOUNT_ID,
+        region: str = REGION,
+    ) -> None:
         from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 
         _faster_sqs()
-        app = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
+        _expiring_shard_iterators()
+        moto = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
+        app = ShopControl(moto, book, account_id, region)
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -103,19 +215,124 @@ class EmbeddedMoto:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    @staticmethod
-    def forget_shard_iterator(account_id: str, region: str) -> Any:
-        """A function that drops a used DynamoDB stream iterator from moto's memory."""
-        from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-        def forget(iterator: str) -> None:
-            dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)
+class EmulatorProcess:
+    """The embedded emulator as the stack sees it: a child process (`python -m shop_local.emulator`)
+    started on `host`:`port` (0: any free port), and its control routes.
 
-        return forget
+    The child stops when `stop()` is called, and by itself when this process is gone (its stdin, a
+    pipe from here, reaches end of file), so it never outlives the stack, however the stack ends.
+    It has a session of its own: Ctrl-C in a terminal reaches the stack, which stops it last."""
 
-    @staticmethod
-    def ses_messages(account_id: str, region: str) -> list[Any]:
-        """Every message moto's SES accepted (SendEmail, SendRawEmail, SES v2), oldest first."""
-        from moto.ses.models import ses_backends
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 60.0) -> None:
+        self.host = host
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self.process: subprocess.Popen[bytes] | None = None
 
-        return list(ses_backends[account_id][region].sent_messages)
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else 0
+
+    def start(self) -> EmulatorProcess:
+        process = self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "shop_local.emulator", "--host", self.host, "--port", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        ready: dict[str, Any] = {}
+        reader = threading.Thread(target=lambda: ready.update(_ready_line(process)), daemon=True)
+        reader.start()
+        reader.join(self.startup_timeout)
+        if "port" not in ready:
+            self.stop()
+            raise RuntimeError(f"the AWS emulator did not start within {self.startup_timeout:g} s")
+        self.port = int(ready["port"])
+        self.url = f"http://127.0.0.1:{self.port}"  # the stack reaches it on loopback
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    # ------------------------------------------------------------------ control routes
+    def _call(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def faults(self) -> list[Fault]:
+        return [Fault(**fault) for fault in self._call("GET", "/_shop/faults")["faults"]]
+
+    def add_fault(self, fault: Fault) -> None:
+        self._call("POST", "/_shop/faults", fault.as_dict())
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/_shop/faults")
+
+    def emails(self) -> list[dict[str, Any]]:
+        emails: list[dict[str, Any]] = self._call("GET", "/_shop/emails", timeout=60)["emails"]
+        return emails
+
+
+def _ready_line(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    try:
+        ready: dict[str, Any] = json.loads(line)
+    except ValueError:
+        return {}
+    return ready
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The emulator process: serve until SIGTERM, or until the stack is gone (stdin closed)."""
+    parser = argparse.ArgumentParser(prog="python -m shop_local.emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    from shop_local.stack import configure_logging
+
+    configure_logging()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack stops us, after its functions
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def watch_parent() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):  # end of file: the stack's end of the pipe is closed
+                pass
+        stop.set()
+
+    threading.Thread(target=watch_parent, name="parent", daemon=True).start()
+    server = EmbeddedMoto(FaultBook(), args.host, args.port).start()
+    # the port for the stack, then stdout goes where our log lines go
+    sys.stdout.write(json.dumps({"port": server.port, "pid": os.getpid()}) + "\n")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

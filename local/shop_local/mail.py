@@ -1,8 +1,9 @@
 """The dev mailbox: every e-mail the emulator's SES accepted, as `{to, from, subject, html, text, time}`.
 
-Read from the emulator itself: moto's SES backend when moto runs in this process, otherwise
-LocalStack's `GET /_aws/ses` (or an outside moto server's `/moto-api/data.json`). Raw e-mails
-(SendRawEmail, multipart/alternative) are parsed here.
+Read from the emulator itself: moto's SES backend in the embedded emulator's process (`MotoMailbox`,
+which the stack reads through the emulator's `GET /_shop/emails`), otherwise LocalStack's
+`GET /_aws/ses` (or an outside moto server's `/moto-api/data.json`). Raw e-mails (SendRawEmail,
+multipart/alternative) are parsed here.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def parse_raw(raw: str | bytes, destinations: list[str] | None = None, source: s
 
 
 class MotoMailbox:
-    """Mail accepted by the in-process moto's SES. moto keeps no timestamp, so a message without a
-    Date header gets the time the mailbox first saw it. Each message is parsed once (a benchmark
-    polls a mailbox of thousands)."""
+    """Mail accepted by moto's SES in this process (the embedded emulator's). moto keeps no
+    timestamp, so a message without a Date header gets the time the mailbox first saw it. Each
+    message is parsed once (a benchmark polls a mailbox of thousands)."""
 
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id = account_id
@@ -91,11 +92,15 @@ class MotoMailbox:
         mail["id"] = message.id
         return mail
 
-    def emails(self) -> list[Mail]:
-        from shop_local.emulator import EmbeddedMoto
+    def messages(self) -> list[Any]:
+        """Every message moto's SES accepted (SendEmail, SendRawEmail, SES v2), oldest first."""
+        from moto.ses.models import ses_backends
 
+        return list(ses_backends[self.account_id][self.region].sent_messages)
+
+    def emails(self) -> list[Mail]:
         result = []
-        for message in EmbeddedMoto.ses_messages(self.account_id, self.region):
+        for message in self.messages():
             with self._lock:
                 mail = self._parsed.get(message.id)
             if mail is None:

@@ -25,7 +25,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -307,14 +306,8 @@ class StreamPoller(Poller):
                 log.exception("stream poller for %s failed; retrying", self.source.function_id)
                 self.stopping.wait(1)
 
-    # Called with each used shard iterator; the embedded emulator uses it to drop the iterator
-    # (moto keeps every iterator it hands out, four new ones a second per shard).
-    forget_iterator: Callable[[str], None] | None = None
-
     def _get(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         response = self.client.get_records(ShardIterator=iterator, Limit=limit)
-        if self.forget_iterator is not None:
-            self.forget_iterator(iterator)
         return list(response.get("Records", [])), response.get("NextShardIterator")
 
     def record(self, raw: dict[str, Any]) -> dict[str, Any]:

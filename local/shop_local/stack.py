@@ -1,7 +1,8 @@
 """The docker-free local stack behind `shop dev` (`make run`), in parts with one job each:
 
-1. `LocalAws`: the embedded moto server on a loopback port (behind the fault middleware), or the
-   emulator `AWS_ENDPOINT_URL` points at (LocalStack); the mailbox of what SES accepted.
+1. `LocalAws`: the embedded moto server (`shop_local.emulator`, a child process on a loopback port,
+   behind the fault middleware), or the emulator `AWS_ENDPOINT_URL` points at (LocalStack); the
+   mailbox of what SES accepted.
 2. `LocalRedis`: `REDIS_URL`, or an embedded fakeredis server when nothing answers there. The
    functions reach it through a small TCP proxy so that the reliability tests can cut it off.
 3. `ProductApi`: `PRODUCT_API_URL`, or the built-in stand-in on a fixed loopback port (`PORT` + 1,
@@ -31,10 +32,19 @@ from urllib.parse import urlsplit, urlunsplit
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from shop_local.faults import INTERNAL_USER_AGENT, FaultBook, FaultError, TcpFaultProxy, parse_fault
+from shop_local.faults import (
+    AWS_SERVICES,
+    INTERNAL_USER_AGENT,
+    Fault,
+    FaultBook,
+    FaultError,
+    TcpFaultProxy,
+    parse_fault,
+)
 from shop_local.template import DEFAULT_TEMPLATE, ROOT, Template
 
 if TYPE_CHECKING:
+    from shop_local.emulator import EmulatorProcess
     from shop_local.lambda_runtime import LambdaRuntime
     from shop_local.runtime import Runtime
 
@@ -181,17 +191,15 @@ def _json(status: int, body: Any) -> Response:
 
 
 class LocalAws:
-    """The AWS the stack and the functions talk to: the embedded moto server, or an outside
-    emulator (`AWS_ENDPOINT_URL`); and the mailbox of what its SES accepted."""
+    """The AWS the stack and the functions talk to: the embedded moto server (a child process,
+    `shop_local.emulator`), or an outside emulator (`AWS_ENDPOINT_URL`); the mailbox of what its
+    SES accepted, and (embedded only) the AWS faults, which the child keeps and applies."""
 
-    def __init__(
-        self, endpoint_url: str | None, faults: FaultBook, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self.faults = faults
+    def __init__(self, endpoint_url: str | None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
         self.url = endpoint_url or ""
-        self.moto: Any = None
+        self.moto: EmulatorProcess | None = None
         self.mailbox: Any = None
 
     @property
@@ -216,13 +224,12 @@ class LocalAws:
             self.mailbox = RemoteMailbox(self.url)
             log.info("AWS: using the emulator at %s", self.url)
         else:
-            from shop_local.emulator import EmbeddedMoto
-            from shop_local.mail import MotoMailbox
+            from shop_local.emulator import EmulatorProcess
 
-            self.moto = EmbeddedMoto(self.faults, host=self.host, port=self.port).start()
-            self.url = f"http://127.0.0.1:{self.moto.port}"  # this process reaches it on loopback
-            self.mailbox = MotoMailbox("123456789012", REGION)
-            log.info("AWS: embedded moto server at %s", self.url)
+            self.moto = EmulatorProcess(host=self.host, port=self.port).start()
+            self.url = self.moto.url
+            self.mailbox = self.moto
+            log.info("AWS: embedded moto server at %s (pid %s)", self.url, self.moto.pid)
         os.environ["AWS_ENDPOINT_URL"] = self.url
 
     def note(self) -> str:
@@ -413,7 +420,7 @@ class DevRoutes:
                 return _json(400, {"message": str(exc), "code": "bad_fault"})
         elif request.method != "GET":
             return _json(405, {"message": "GET, POST or DELETE", "code": "method_not_allowed"})
-        return _json(200, {"faults": [fault.as_dict() for fault in self.stack.faults.active()]})
+        return _json(200, {"faults": [fault.as_dict() for fault in self.stack.active_faults()]})
 
 
 class DevStack:
@@ -424,9 +431,9 @@ class DevStack:
         self.serve_api = serve_api
         self.run_functions = run_functions  # False: `shop backing`, the functions run elsewhere
         self.faults = FaultBook()
-        self.aws = LocalAws(
-            settings.aws_endpoint_url, self.faults, host=settings.bind_host, port=settings.aws_port
-        )
+        self.aws = LocalAws(settings.aws_endpoint_url, host=settings.bind_host, port=settings.aws_port)
+        self._fault_order: list[str] = []  # the ids of every fault added, the emulator's included
+        self._fault_lock = threading.Lock()
         self.redis = LocalRedis(
             settings.redis_url, self.faults, host=settings.bind_host, port=settings.redis_port
         )
@@ -549,10 +556,6 @@ class DevStack:
             else:
                 streams = streams or aws_client("dynamodbstreams", self.aws.url)
                 poller = StreamPoller(source, function, self.template, streams, sqs)
-                if self.aws.embedded:
-                    poller.forget_iterator = self.aws.moto.forget_shard_iterator(
-                        self.template.account_id, REGION
-                    )
             if function.available:
                 poller.start()
                 self._pollers.append(poller)
@@ -571,15 +574,32 @@ class DevStack:
             if fault.times is not None:
                 raise FaultError("products-api faults last until cleared (no 'times')")
             self.products.set_fault(fault.mode, fault.seconds)
-        elif fault.service in ("sns", "ses", "sqs", "dynamodb", "secretsmanager", "sts", "lambda") and (
-            not self.aws.embedded
-        ):
+        if fault.service in AWS_SERVICES and self.aws.moto is None:
             raise FaultError("AWS faults need the embedded emulator (AWS_ENDPOINT_URL is set)")
-        self.faults.add(fault)
+        with self._fault_lock:
+            if self.aws.moto is not None and fault.service in AWS_SERVICES:
+                self.aws.moto.add_fault(fault)  # the emulator's process applies and counts it
+            else:
+                self.faults.add(fault)
+            self._fault_order.append(fault.id)
+
+    def active_faults(self) -> list[Fault]:
+        """Every active fault, in the order they were added: the emulator's (AWS) and this
+        process's own (Redis, the product API)."""
+        with self._fault_lock:
+            faults = {fault.id: fault for fault in self.faults.active()}
+            if self.aws.moto is not None:
+                faults.update((fault.id, fault) for fault in self.aws.moto.faults())
+            self._fault_order = [fault_id for fault_id in self._fault_order if fault_id in faults]
+            return [faults[fault_id] for fault_id in self._fault_order]
 
     def clear_faults(self) -> None:
         # a fault may have made the authorizer fail; its successes stay cached, as in AWS
-        self.faults.clear()
+        with self._fault_lock:
+            self.faults.clear()
+            if self.aws.moto is not None:
+                self.aws.moto.clear_faults()
+            self._fault_order.clear()
         if self.products.standin is not None:
             self.products.set_fault("ok", 0)
 
@@ -618,6 +638,7 @@ class DevStack:
             "api_url": self.url,
             "aws_endpoint": self.aws.url,
             "aws_embedded": self.aws.embedded,
+            "aws_emulator_pid": self.aws.moto.pid if self.aws.moto is not None else None,
             "region": REGION,
             "redis_url": self.redis.target_url,
             "functions_redis_url": self.redis.url,

@@ -274,19 +274,22 @@ def test_the_next_invocation_answer_carries_every_header_of_the_runtime_api(tmp_
 
 # ---------------------------------------------------------------------------- the whole stack
 def test_the_stack_serves_through_environments_and_sigterm_stops_them_all(redis_url: str) -> None:
-    """`shop dev` (SIGTERM, as Ctrl-C): no environment outlives it; it had served the API from
-    processes of awslambdaric, the pids /_dev/resources reports."""
+    """`shop dev` (SIGTERM, as Ctrl-C): no environment outlives it, nor the AWS emulator's process;
+    it had served the API from processes of awslambdaric, the pids /_dev/resources reports."""
     from shop_local.testing import ShopStack
 
     with ShopStack(redis_url=redis_url) as shop:
         assert shop.get("/products/1").status_code == 200
         shop.new_user()  # the auth function and the authorizer
-        functions = shop.http.get(f"{shop.url}/_dev/resources", timeout=10).json()["functions"]
+        resources = shop.http.get(f"{shop.url}/_dev/resources", timeout=10).json()
+        functions = resources["functions"]
         pids = [env["pid"] for info in functions.values() for env in info.get("environments", [])]
         assert len(pids) >= 2
         for pid in pids:
             assert "awslambdaric" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        emulator = resources["aws_emulator_pid"]
+        assert "shop_local.emulator" in Path(f"/proc/{emulator}/cmdline").read_bytes().decode()
         assert "ProductsFunction cold" in shop.log_text()
 
     assert shop.exit_code == 0
-    assert [pid for pid in pids if _alive(pid)] == []
+    assert [pid for pid in [*pids, emulator] if _alive(pid)] == []

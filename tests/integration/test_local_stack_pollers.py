@@ -1,9 +1,10 @@
 """The event source pollers behave like Lambda's SQS and DynamoDB stream mappings.
 
-The embedded moto server runs in-process, provisioned from a small template of our own by the one
-stack builder (`shop_local.builder`); its consumers are real handlers written for the test, run in
-execution environments of AWS's runtime interface client (`shop_local.lambda_runtime`) as the local
-stack runs every function: they record what they receive and fail on purpose for some records.
+The embedded moto server runs in a process of its own (`shop_local.emulator`), as in the local
+stack, provisioned from a small template of our own by the one stack builder (`shop_local.builder`);
+its consumers are real handlers written for the test, run in execution environments of AWS's
+runtime interface client (`shop_local.lambda_runtime`) as the local stack runs every function: they
+record what they receive and fail on purpose for some records.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any
 import pytest
 
 from shop_local.builder import BuiltStack, build
-from shop_local.emulator import EmbeddedMoto
-from shop_local.faults import FaultBook
+from shop_local.emulator import EmulatorProcess
 from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
 from shop_local.pollers import SqsPoller, StreamPoller
 from shop_local.stack import aws_client
@@ -200,7 +200,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     (folder / "template.yaml").write_text(TEMPLATE)
     records = folder / "records"
     records.mkdir()
-    moto = EmbeddedMoto(FaultBook()).start()
+    moto = EmulatorProcess().start()
     pollers: list[Any] = []
     runtime: LambdaRuntime | None = None
     with pytest.MonkeyPatch.context() as patch:
