@@ -36,6 +36,10 @@ from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
 
 log = logging.getLogger("shop_local.emulator")
 
+# How often serve_forever checks for shutdown (werkzeug's default, 0.5 s, is how long every stop
+# of a server waited: the stack stops one per function environment).
+STOP_POLL_SECONDS = 0.05
+
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 # A shard iterator expires 15 minutes after it is handed out (DynamoDB Streams API reference,
@@ -46,15 +50,19 @@ SHARD_ITERATOR_SECONDS = 15 * 60
 class Serialised:
     """WSGI middleware: one request at a time through `app` (its response read inside the lock)."""
 
-    LONG_POLLS = ("AmazonSQS.ReceiveMessage",)
+    # Not serialised: SQS long polls wait inside moto, and holding the lock through that wait would
+    # stall every other caller. A stream's GetRecords only reads records, which are appended
+    # whole (each a snapshot of the item's images) and never changed; it took 20-70 ms a call
+    # (moto serialises every attribute), all of it holding up every other caller.
+    UNLOCKED = ("AmazonSQS.ReceiveMessage", "DynamoDBStreams_20120810.GetRecords")
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("HTTP_X_AMZ_TARGET") in self.LONG_POLLS:
-            return self.app(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET") in self.UNLOCKED:
+            return list(self.app(environ, start_response))
         with self.lock:
             return list(self.app(environ, start_response))
 
@@ -113,13 +121,15 @@ class _ExpiringIterators(dict[str, Any]):
     def __init__(self) -> None:
         super().__init__()
         self._handed_out: collections.deque[tuple[float, str]] = collections.deque()
+        self._lock = threading.Lock()  # GetRecords hands out iterators outside `Serialised`
 
     def __setitem__(self, key: str, value: Any) -> None:
         now = time.monotonic()
-        super().__setitem__(key, value)
-        self._handed_out.append((now, key))
-        while self._handed_out and now - self._handed_out[0][0] > SHARD_ITERATOR_SECONDS:
-            self.pop(self._handed_out.popleft()[1], None)
+        with self._lock:
+            super().__setitem__(key, value)
+            self._handed_out.append((now, key))
+            while self._handed_out and now - self._handed_out[0][0] > SHARD_ITERATOR_SECONDS:
+                self.pop(self._handed_out.popleft()[1], None)
 
 
 def _expiring_shard_iterators() -> None:
@@ -204,7 +214,9 @@ class EmbeddedMoto:
         )
         self.port: int = self._server.server_port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(STOP_POLL_SECONDS,), name="moto", daemon=True
+        )
 
     def start(self) -> EmbeddedMoto:
         self._thread.start()

@@ -57,6 +57,10 @@ from shop_local.template import ROOT, FunctionSpec, Template
 
 log = logging.getLogger("shop_local.lambda_runtime")
 
+# How often serve_forever checks for shutdown (werkzeug's default, 0.5 s, is how long every stop
+# of a server waited: the stack stops one per function environment).
+STOP_POLL_SECONDS = 0.05
+
 AWSLAMBDARIC = "awslambdaric==4.2.2"  # the same pin as pyproject.toml's `local` extra
 API_VERSION = "2018-06-01"
 DEFAULT_CACHE = ROOT / ".cache" / "lambda"
@@ -378,7 +382,10 @@ class Environment:
         self.logs = logs
         self._api = _RuntimeApi(self)
         self._api_thread = threading.Thread(
-            target=self._api.serve_forever, name=f"runtime-api-{self.label}", daemon=True
+            target=self._api.serve_forever,
+            args=(STOP_POLL_SECONDS,),
+            name=f"runtime-api-{self.label}",
+            daemon=True,
         )
         self._inbox: queue.Queue[Invocation | None] = queue.Queue()
         self._current: Invocation | None = None

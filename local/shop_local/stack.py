@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shop_local.stack")
 
+# How often serve_forever checks for shutdown (werkzeug's default, 0.5 s, is how long every stop
+# of a server waited: the stack stops one per function environment).
+STOP_POLL_SECONDS = 0.05
+
 REGION = "us-east-1"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Environment variables that set a template parameter (the template's value would win otherwise:
@@ -162,7 +166,9 @@ class _Server:
         self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.port: int = self.server.server_port
         self.url = f"http://{host}:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(STOP_POLL_SECONDS,), name=name, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
