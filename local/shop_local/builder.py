@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shop_local.template import DEFAULT_TEMPLATE, Template
+from shop_local.template import DEFAULT_TEMPLATE, Template, load_yaml
 
 if TYPE_CHECKING:
     from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings
@@ -69,10 +69,19 @@ class BuiltStack:
 
 
 def load(
-    parameters: dict[str, str] | None = None, *, path: Path = DEFAULT_TEMPLATE, region: str = REGION
+    parameters: dict[str, str] | None = None,
+    *,
+    path: Path = DEFAULT_TEMPLATE,
+    region: str = REGION,
+    if_declared: dict[str, str] | None = None,
 ) -> Template:
-    """The template with the local stack's parameters (nothing created)."""
-    return Template(path, parameter_overrides={**LOCAL_PARAMETERS, **(parameters or {})}, region=region)
+    """The template with `parameters`, and with the local stack's own (LOCAL_PARAMETERS, then
+    `if_declared`) where the template declares them; nothing created."""
+    declared = load_yaml(path).get("Parameters") or {}
+    defaults = {
+        name: value for name, value in {**LOCAL_PARAMETERS, **(if_declared or {})}.items() if name in declared
+    }
+    return Template(path, parameter_overrides={**defaults, **(parameters or {})}, region=region)
 
 
 def build(
@@ -82,15 +91,16 @@ def build(
     session: Any = None,
     path: Path = DEFAULT_TEMPLATE,
     region: str = REGION,
+    if_declared: dict[str, str] | None = None,
 ) -> BuiltStack:
     """Read the template and create its resources on the emulator at `endpoint_url` (or wherever
     boto3 points: moto's in-process mock in the unit tests)."""
     from shop_local.provision import Provisioner
 
-    template = load(parameters, path=path, region=region)
     given = parameters or {}
-    if endpoint_url and ENDPOINT_PARAMETER in template.parameters and ENDPOINT_PARAMETER not in given:
+    if endpoint_url and ENDPOINT_PARAMETER not in given:
         # the functions' AWS_ENDPOINT_URL comes from the template: this emulator
-        template = load({**given, ENDPOINT_PARAMETER: endpoint_url}, path=path, region=region)
+        if_declared = {ENDPOINT_PARAMETER: endpoint_url, **(if_declared or {})}
+    template = load(given, path=path, region=region, if_declared=if_declared)
     Provisioner(template, session=session, endpoint_url=endpoint_url).provision()
     return BuiltStack(template, endpoint_url)

@@ -494,11 +494,14 @@ class DevStack:
         parameters = {
             "RedisUrl": self.redis.url,
             "ProductApiUrl": self.products.url,
-            **({"StorefrontUrl": self.url} if self.url else {}),  # this stack serves web/ too
             **self.settings.parameters,
         }
         self.built = build(
-            endpoint_url=self.aws.url, parameters=parameters, path=self.settings.template_path, region=REGION
+            endpoint_url=self.aws.url,
+            parameters=parameters,
+            path=self.settings.template_path,
+            region=REGION,
+            if_declared={"StorefrontUrl": self.url} if self.url else None,  # it serves web/ too
         )
         self.template = self.built.template
 
