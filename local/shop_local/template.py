@@ -9,6 +9,8 @@ through `Template.set_physical`.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,12 @@ DEFAULT_TEMPLATE = ROOT / "template.yaml"
 NO_VALUE = object()
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML has it (the pure-Python one took 0.25 s for template.yaml, and the
+# stack, the tests and the tools read it again and again).
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):
     pass
 
 
@@ -45,6 +52,13 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
+    """The template as Python values (a fresh copy each call: callers may change it)."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 
