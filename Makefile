@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test fast unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
+.PHONY: run test suite fast unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
@@ -81,13 +81,23 @@ template: $(STAMP) $(CHECKOV_VENV)/.installed
 # and its own stack (tests/conftest.py).
 PYTEST := $(BIN)/python -m pytest
 XDIST ?= -n auto --dist loadfile
+# The tiers that run the local stack spend much of their time waiting (for pollers, retries, a
+# browser), so they get more workers than cores: four, each with its own stack and two Redis
+# databases (8-15 from SHOP_TEST_REDIS_DB=8).
+STACK_XDIST ?= -n 4 --dist loadfile
 COVERED := --cov --cov-report=term
 
-# sam build and its checks run beside the unit and component tiers (they are mostly waiting on
-# pip and on files); the stack tiers and the template proofs (which read the build) come after.
+# sam build and its checks run beside every tier but the template proofs (which read the build):
+# in one pool of workers, the CPU-bound unit and component files fill the time the stack tiers
+# spend waiting. The long stack files are handed out first (xdist hands out files in the order
+# given), so none of them starts last and draws out the end.
 test: $(STAMP) browser
-	$(MAKE) --no-print-directory --output-sync=target -j2 template fast
-	SHOP_REQUIRE_BUILD=1 $(PYTEST) $(XDIST) tests/integration tests/e2e tests/template
+	$(MAKE) --no-print-directory --output-sync=target -j2 template suite
+	SHOP_REQUIRE_BUILD=1 $(PYTEST) $(XDIST) tests/template
+
+suite: $(STAMP)
+	npm test --silent
+	$(PYTEST) $(STACK_XDIST) tests/integration tests/e2e tests/component tests/unit
 
 fast: $(STAMP)
 	npm test --silent
@@ -100,10 +110,10 @@ component: $(STAMP)
 	$(PYTEST) $(XDIST) tests/component
 
 integration: $(STAMP)
-	$(PYTEST) $(XDIST) tests/integration
+	$(PYTEST) $(STACK_XDIST) tests/integration
 
 e2e: $(STAMP) browser
-	$(PYTEST) $(XDIST) tests/e2e
+	$(PYTEST) $(STACK_XDIST) tests/e2e
 
 # Coverage of the domain modules (the shared layer and the functions) by the unit tier alone and
 # by unit + component; the numbers are in README "Testing".
@@ -133,4 +143,4 @@ NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
-lint test fast: $(NODE_STAMP)
+lint test suite fast: $(NODE_STAMP)
