@@ -10,8 +10,10 @@
 - `products-api`: handled by the stack (the stand-in has its own controls).
 
 `times` counts matching requests (AWS) or connections (Redis); without it the fault lasts until
-cleared. Note that boto3 retries 5xx answers (the shared layer's `max_attempts: 3` means 3 retries,
-4 attempts per call), so a fault with `times` < 4 is absorbed by the retries.
+cleared. A `dynamodb` fault with `table` matches only requests naming that table (one function's
+writes, not another's that happens to run at the same time). Note that boto3 retries 5xx answers
+(the shared layer's `max_attempts: 3` means 3 retries, 4 attempts per call), so a fault with
+`times` < 4 is absorbed by the retries.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Fault:
     times: int | None = None
     seconds: float = 0.0
     hits: int = 0
+    table: str | None = None  # dynamodb: only requests naming this table
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +81,11 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
         raise FaultError("action must be an AWS action name such as 'Publish'")
     if action is not None and service not in AWS_SERVICES:
         raise FaultError("action only applies to AWS services")
+    table = spec.get("table")
+    if table is not None and (not isinstance(table, str) or not table):
+        raise FaultError("table must be a DynamoDB table's name")
+    if table is not None and service != "dynamodb":
+        raise FaultError("table only applies to dynamodb")
     times = spec.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
         raise FaultError("times must be a positive integer")
@@ -93,6 +101,7 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
         action=action,
         times=times,
         seconds=float(seconds),
+        table=table,
     )
 
 
@@ -136,13 +145,26 @@ class FaultBook:
         with self._lock:
             return any(fault.service == service for fault in self._faults)
 
-    def take(self, service: str, action: str | None = None, mode: str | None = None) -> Fault | None:
-        """The first fault matching this request, counted as used (removed once `times` is spent)."""
+    def names_tables(self, service: str) -> bool:
+        with self._lock:
+            return any(fault.service == service and fault.table for fault in self._faults)
+
+    def take(
+        self,
+        service: str,
+        action: str | None = None,
+        mode: str | None = None,
+        tables: frozenset[str] = frozenset(),
+    ) -> Fault | None:
+        """The first fault matching this request, counted as used (removed once `times` is spent).
+        `tables`: the DynamoDB tables the request names."""
         with self._lock:
             for fault in self._faults:
                 if fault.service != service or (mode is not None and fault.mode != mode):
                     continue
                 if fault.action is not None and (action is None or fault.action.lower() != action.lower()):
+                    continue
+                if fault.table is not None and fault.table not in tables:
                     continue
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:
@@ -175,6 +197,26 @@ def _action_of(environ: dict[str, Any]) -> str | None:
             return actions[0]
     query = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
     return query[0] if query else None
+
+
+def _tables_of(environ: dict[str, Any]) -> frozenset[str]:
+    """The tables a DynamoDB request names (`TableName`; the keys of `RequestItems`; each item of
+    `TransactItems`); the body is put back for the emulator."""
+    import io
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return frozenset()
+    if not isinstance(request, dict):
+        return frozenset()
+    names = {request.get("TableName")} | set(request.get("RequestItems") or {})
+    for item in request.get("TransactItems") or []:
+        names |= {part.get("TableName") for part in item.values() if isinstance(part, dict)}
+    return frozenset(name for name in names if isinstance(name, str))
 
 
 def aws_error_response(
@@ -216,7 +258,8 @@ class AwsFaultMiddleware:
             service = _service_of(environ)
             if service and self.book.affects(service):
                 action = _action_of(environ)
-                fault = self.book.take(service, action)
+                tables = _tables_of(environ) if self.book.names_tables(service) else frozenset()
+                fault = self.book.take(service, action, tables=tables)
                 if fault is not None:
                     if fault.mode == "slow":
                         time.sleep(fault.seconds)

@@ -162,34 +162,28 @@ def _free_port(host: str, port: int) -> int:
 class _Server:
     """A werkzeug threaded server in a daemon thread."""
 
-    def __init__(self, name: str, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, name: str, app: Any, host: str = "127.0.0.1", port: int = 0, *, serve: bool = True
+    ) -> None:
         self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.port: int = self.server.server_port
         self.url = f"http://{host}:{self.port}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, args=(STOP_POLL_SECONDS,), name=name, daemon=True
         )
+        if serve:
+            self.serve()
+
+    def serve(self) -> None:
+        """Start answering: until then the port is bound and connections wait in its backlog."""
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-class _Starting:
-    """The API's WSGI app until the gateway is ready: the port is bound first, so the stack's own
-    URL (where the account e-mails' links lead) is known before the template is resolved."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self.app is None:
-            return _json(503, {"message": "The local stack is starting", "code": "starting"})(
-                environ, start_response
-            )
-        return self.app(environ, start_response)
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
 
 
 def _json(status: int, body: Any) -> Response:
@@ -453,7 +447,6 @@ class DevStack:
         self.gateway: Any = None
         self.url = ""
         self._api_server: _Server | None = None
-        self._api_app = _Starting()
         self._pollers: list[Any] = []
         self._stopped = False
 
@@ -484,9 +477,17 @@ class DevStack:
         return self
 
     def _bind_api(self) -> None:
+        """Bind the API's port first (served once the gateway is ready: until then requests wait
+        in its backlog), so the template gets this stack's own URL: its storefront, where the
+        account e-mails' links lead."""
         if self.serve_api:
-            self._api_server = _Server("api", self._api_app, self.settings.host, self.settings.port)
+            self._api_server = _Server(
+                "api", self._gateway_app, self.settings.host, self.settings.port, serve=False
+            )
             self.url = self._api_server.url
+
+    def _gateway_app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.gateway(environ, start_response)
 
     def _provision(self) -> None:
         from shop_local.builder import build
@@ -549,7 +550,8 @@ class DevStack:
         self.gateway = Gateway(
             self.template, self.runtime, web_root=web_root, dev_routes=self.dev_routes.routes()
         )
-        self._api_app.app = self.gateway
+        assert self._api_server is not None
+        self._api_server.serve()
 
     def _start_pollers(self) -> None:
         from shop_local.pollers import SqsPoller, StreamPoller

@@ -28,11 +28,10 @@ What a `ShopStack` offers:
 - AWS: `client("sqs")` (boto3 on the emulator, never hit by injected faults),
   `resources()` (table names, queue URLs and ARNs, topic ARN, stream ARN, functions: the JSON of
   `GET /_dev/resources`), `queue_url("OrderEmailDLQ")`, `queue_depth("OrderEmailDLQ")`,
-  `settle(queue="OrderEmailQueue", quiet=2, timeout=60)`: until the queue has stayed empty for
-  `quiet` seconds (whatever was on its way has arrived, duplicates included); where the order
-  e-mails are concerned, prefer the condition itself: `since = order_event_counts()` first, then
-  `wait_for_order_events(since, n)`: until the e-mail function has finished with n order events
-  since, every one published since among them, and nothing is left on its queue.
+  `since = order_event_counts()` first, then `wait_for_order_events(since, n)`: until the e-mail
+  function has finished with n order events since, every one published since among them, and
+  nothing is left on its queue; `wait_for_order_pipeline()`: until every order created and every
+  status changed through the API has been published and e-mailed (no function still at work).
 - Metrics: `metric_total(name)`, the sum of a metric over the functions' EMF lines so far (assert
   on what a metric counts rather than on a log line's wording).
 - Mail: `emails()` (every e-mail SES accepted, oldest first, each `{to, from, subject, html, text,
@@ -64,8 +63,8 @@ its parent (PR_SET_PDEATHSIG).
 
 For code that calls a handler directly (unit tests, races, benchmarks): `proxy_event(...)`, the REST
 proxy event API Gateway sends (the local gateway's own is in `shop_local.gateway`), and
-`shop_local.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` is `settle`'s
-loop for any backlog counter.
+`shop_local.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
+backlog counter has stayed 0 for a while (how the benchmarks see a queue drained).
 """
 
 from __future__ import annotations
@@ -486,7 +485,7 @@ class ShopStack:
         """Until, since the counts `since` (`order_event_counts()`), the e-mail function has finished
         with `finished` order events at least and with every one published meanwhile, and the
         e-mail queue holds nothing, visible or in flight: what was on its way has arrived,
-        duplicates included. The condition itself, where `settle` waits for quiet."""
+        duplicates included."""
 
         def done() -> bool:
             published, handled = self.order_event_counts()
@@ -497,11 +496,18 @@ class ShopStack:
 
         self.wait_until(done, timeout=timeout, interval=0.2)
 
-    def settle(self, queue: str = "OrderEmailQueue", quiet: float = 2.0, timeout: float = 60.0) -> None:
-        """Until `queue` has stayed empty for `quiet` seconds: whatever was on its way has arrived,
-        so counting e-mails now also counts any duplicate."""
-        if not wait_quiet(lambda: self.queue_depth(queue), quiet, timeout):
-            raise AssertionError(f"{queue} did not empty within {timeout:g}s")
+    def wait_for_order_pipeline(self, timeout: float = 60.0) -> None:
+        """Until nothing of the order pipeline is on its way: every order the API created and every
+        status it changed has been published (`OrderCreated` + `OrderStatusChanged` <=
+        `OrderEventPublished`), the e-mail function has finished with every event published, and
+        its queue holds nothing. After it, no function writes unless a request asks it to."""
+
+        def done() -> bool:
+            produced = self.metric_total("OrderCreated") + self.metric_total("OrderStatusChanged")
+            published, handled = self.order_event_counts()
+            return published >= produced and handled >= published and self.queue_depth("OrderEmailQueue") == 0
+
+        self.wait_until(done, timeout=timeout, interval=0.2)
 
     # ------------------------------------------------------------------ mail
     def emails(self) -> list[dict[str, Any]]:

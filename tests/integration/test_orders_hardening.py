@@ -32,12 +32,22 @@ def shopper(stack: ShopStack) -> dict[str, Any]:
     return {**who, "user_id": who["user"]["id"]}
 
 
-def lose_first_reply(stack: ShopStack, action: str) -> None:
-    """The next `action` request to DynamoDB is stored but answered only after the client gave up
-    on it; the client's retry reaches the emulator after the first attempt was stored."""
-    stack.settle()  # no e-mail function writing its own idempotency records meanwhile
+def lose_first_reply(stack: ShopStack, action: str, table: str) -> None:
+    """The next `action` request to the template's `table` is stored but answered only after the
+    client gave up on it; the client's retry reaches the emulator after the first attempt was
+    stored. Only once nothing of earlier orders is on its way: the e-mail function writes the
+    idempotency table too."""
+    stack.wait_for_order_pipeline()
+    name = stack.resources()["tables"][table]["name"]
     for seconds in (LOST_REPLY_SECONDS, RETRY_HELD_SECONDS):  # faults match in the order added
-        spec = {"service": "dynamodb", "mode": "slow", "seconds": seconds, "action": action, "times": 1}
+        spec = {
+            "service": "dynamodb",
+            "mode": "slow",
+            "seconds": seconds,
+            "action": action,
+            "table": name,
+            "times": 1,
+        }
         response = stack.http.post(f"{stack.url}/_dev/faults", json=spec, timeout=10)
         assert response.status_code == 200, response.text
 
@@ -62,7 +72,7 @@ def body(who: dict[str, Any], product_id: int = 1) -> dict[str, Any]:
 def test_create_order_whose_reply_was_lost_answers_201_with_the_one_order(
     stack: ShopStack, shopper: dict[str, Any], no_faults: ShopStack
 ) -> None:
-    lose_first_reply(stack, "PutItem")
+    lose_first_reply(stack, "PutItem", "OrdersTable")
     created = stack.post("/orders", token=shopper["token"], json=body(shopper))
     assert fault_spent(stack), "the slow PutItem never happened: the test proves nothing"
     assert created.status_code == 201, created.text
@@ -74,7 +84,7 @@ def test_create_order_with_idempotency_key_whose_reply_was_lost_answers_201_once
     stack: ShopStack, shopper: dict[str, Any], no_faults: ShopStack
 ) -> None:
     headers = {"Idempotency-Key": str(uuid.uuid4())}
-    lose_first_reply(stack, "PutItem")
+    lose_first_reply(stack, "PutItem", "IdempotencyTable")  # the key's record, written first
     created = stack.post("/orders", token=shopper["token"], json=body(shopper), headers=headers)
     assert fault_spent(stack)
     assert created.status_code == 201, created.text
@@ -88,7 +98,7 @@ def test_status_change_whose_reply_was_lost_answers_200_and_is_applied_once(
     stack: ShopStack, shopper: dict[str, Any], no_faults: ShopStack
 ) -> None:
     order = stack.post("/orders", token=shopper["token"], json=body(shopper)).json()
-    lose_first_reply(stack, "UpdateItem")
+    lose_first_reply(stack, "UpdateItem", "OrdersTable")
     cancelled = stack.put(
         f"/orders/{order['id']}/status", token=shopper["token"], json={"status": "cancelled"}
     )

@@ -106,3 +106,12 @@ def test_the_auth_function_loads_the_e_mail_templates_only_to_send_an_account_e_
     """Login, tokens and profiles never render an e-mail; registration and resets import Jinja2
     when they send one."""
     assert "jinja2" not in packages(imported("AuthFunction"))
+
+
+def test_the_products_function_starts_without_boto3_when_redis_has_no_password() -> None:
+    """It calls no AWS API (the cache and the product API only): boto3, the benchmark's whole
+    floor, is imported only to read a Redis AUTH secret. (Powertools' user-agent hook imports
+    botocore's package itself, a millisecond; its sessions and clients are what costs.)"""
+    modules = imported("ProductsFunction")
+    assert "boto3" not in packages(modules)
+    assert {"botocore.session", "botocore.client"}.isdisjoint(modules)

@@ -26,7 +26,6 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
-from shop_shared import aws
 from shop_shared.config import get_settings
 
 # What a caller that carries on without Redis catches: the cluster client raises some errors
@@ -48,6 +47,10 @@ def _credentials() -> dict[str, str]:
     arn = get_settings().redis_auth_secret_arn
     if not arn:
         return {}
+    # boto3 only where Redis has a password: the products function needs no AWS API otherwise, and
+    # importing boto3 is most of a cold start (`import boto3` + a client is the benchmark's floor).
+    from shop_shared import aws
+
     try:
         raw = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
     except Exception as exc:  # botocore's errors: the caller treats it as Redis being unreachable
