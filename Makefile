@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
+# uv installs no bytecode, and a machine with PYTHONDONTWRITEBYTECODE set (this CI's) never keeps
+# any: every process (each pytest worker, stack, emulator, cfn-lint, sam) compiled moto, botocore,
+# samcli ... from source again (cfn-lint 6.7 s instead of 2.8 s). Python keeps what it compiles
+# here, once, as on any developer's machine. (The Lambda-layout children set it themselves.)
+unexport PYTHONDONTWRITEBYTECODE
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: run test suite fast unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
@@ -19,14 +24,12 @@ help:
 # Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
 # lock is complete), installed by uv (pinned in pyproject.toml and the lock; bootstrapped with pip)
 # in seconds where pip takes minutes; then the project itself, editable, without dependencies; pip
-# check proves nothing is missing. --compile-bytecode: uv writes no .pyc by itself, and where
-# PYTHONDONTWRITEBYTECODE is set (CI machines) every process (each pytest worker, stack, cfn-lint,
-# sam) would compile moto, botocore, samcli ... from source again: cfn-lint 6.7 s -> 2.8 s.
+# check proves nothing is missing.
 UV_PIN = $$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')
 $(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "$(UV_PIN)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode -r requirements/dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements/dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m pip check
 	@touch $(STAMP)
@@ -47,7 +50,7 @@ lock:
 CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed: requirements/checkov.lock $(STAMP)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps --compile-bytecode -r requirements/checkov.lock
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps -r requirements/checkov.lock
 	@touch $@
 
 # Debian's chromium for the browser tests; never a browser download.
@@ -74,6 +77,7 @@ template: $(STAMP) $(CHECKOV_VENV)/.installed
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(CHECKOV_VENV)/bin/checkov --config-file lint/checkov.yaml -f template.yaml
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+	@touch .aws-sam/build.done
 
 # The tiers (README "Testing"): unit (no service), component (moto, Redis, the stand-in over HTTP),
 # integration (the local stack), e2e (the browser), template (cfn-lint, checkov, sam build).
@@ -87,17 +91,17 @@ XDIST ?= -n auto --dist loadfile
 STACK_XDIST ?= -n 4 --dist loadfile
 COVERED := --cov --cov-report=term
 
-# sam build and its checks run beside every tier but the template proofs (which read the build):
-# in one pool of workers, the CPU-bound unit and component files fill the time the stack tiers
-# spend waiting. The long stack files are handed out first (xdist hands out files in the order
+# sam build and its checks run beside every tier, in one pool of workers: the CPU-bound unit and
+# component files fill the time the stack tiers spend waiting, and the template proofs that read
+# the build (handed out last) wait for `make template`'s .aws-sam/build.done. The long stack files are handed out first (xdist hands out files in the order
 # given), so none of them starts last and draws out the end.
 test: $(STAMP) browser
-	$(MAKE) --no-print-directory --output-sync=target -j2 template suite
-	SHOP_REQUIRE_BUILD=1 $(PYTEST) $(XDIST) tests/template
+	@rm -f .aws-sam/build.done
+	SHOP_REQUIRE_BUILD=1 SHOP_WAIT_FOR_BUILD=1 $(MAKE) --no-print-directory --output-sync=target -j2 template suite
 
 suite: $(STAMP)
 	npm test --silent
-	$(PYTEST) $(STACK_XDIST) tests/integration tests/e2e tests/component tests/unit
+	$(PYTEST) $(STACK_XDIST) tests/integration tests/e2e tests/component tests/unit tests/template
 
 fast: $(STAMP)
 	npm test --silent

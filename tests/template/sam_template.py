@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 # absence is a failure, never a skip.
 REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("SHOP_REQUIRE_BUILD") == "1"
 TEMPLATE = ROOT / "template.yaml"
+# `make template` writes it once the build and checkov's venv are ready; `make test` runs the build
+# beside the tests (SHOP_WAIT_FOR_BUILD=1), so what needs them waits for it.
+BUILD_DONE = ROOT / ".aws-sam" / "build.done"
+BUILD_WAIT_SECONDS = 900.0
+
+
+def wait_for_the_build() -> None:
+    if os.environ.get("SHOP_WAIT_FOR_BUILD") != "1":
+        return
+    deadline = time.monotonic() + BUILD_WAIT_SECONDS
+    while not BUILD_DONE.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"`make template` did not finish within {BUILD_WAIT_SECONDS:g} s")
+        time.sleep(0.5)
+
 
 # The parameter sets a shop deploys with.
 NO_REDIS = {"RedisUrl": "none"}

@@ -19,21 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sam_template import REQUIRED, ROOT, sam_document
+from sam_template import REQUIRED, ROOT, sam_document, wait_for_the_build
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "SharedLayer" / "python"
 
-# Skipped on a developer's targeted run without a build; in CI and in `make test` (which builds
-# first: SHOP_REQUIRE_BUILD=1) a missing build is a failure, never a quiet skip.
-BUILT = (BUILD / "template.yaml").exists()
-pytestmark = pytest.mark.skipif(not BUILT and not REQUIRED, reason="run `make template` (sam build) first")
 
-
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _the_build_exists() -> None:
-    if not BUILT:
-        pytest.fail(f"{BUILD} has no build: `make template` (sam build) must run before these tests")
+    """Skipped on a developer's targeted run without a build; in CI and in `make test` (which builds
+    beside the tests: SHOP_REQUIRE_BUILD=1) a missing build is a failure, never a quiet skip."""
+    wait_for_the_build()
+    if (BUILD / "template.yaml").exists():
+        return
+    if not REQUIRED:
+        pytest.skip("run `make template` (sam build) first")
+    pytest.fail(f"{BUILD} has no build: `make template` (sam build) must run before these tests")
 
 
 RUNNER = r"""

@@ -9,7 +9,7 @@ import re
 import subprocess
 
 import pytest
-from sam_template import REQUIRED, ROOT
+from sam_template import REQUIRED, ROOT, wait_for_the_build
 
 CONFIG = ROOT / "lint/checkov.yaml"
 CHECKOV = ROOT / ".venv-checkov/bin/checkov"  # `make template` installs it from requirements/checkov.lock
@@ -29,6 +29,7 @@ def test_every_skipped_check_says_why() -> None:
 
 
 def test_the_skipped_checks_are_exactly_the_failing_ones() -> None:
+    wait_for_the_build()  # `make template` installs checkov's venv
     if not CHECKOV.exists():
         # Under `make test` and CI a missing venv is a failure, never a quiet skip.
         assert not REQUIRED, "checkov's venv is missing: `make template` installs it"
