@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shop_local.template import DEFAULT_TEMPLATE, Template, load_yaml
+from shop_local.template import DEFAULT_TEMPLATE, Template
 
 if TYPE_CHECKING:
     from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings
@@ -77,11 +77,8 @@ def load(
 ) -> Template:
     """The template with `parameters`, and with the local stack's own (LOCAL_PARAMETERS, then
     `if_declared`) where the template declares them; nothing created."""
-    declared = load_yaml(path).get("Parameters") or {}
-    defaults = {
-        name: value for name, value in {**LOCAL_PARAMETERS, **(if_declared or {})}.items() if name in declared
-    }
-    return Template(path, parameter_overrides={**defaults, **(parameters or {})}, region=region)
+    defaults = {**LOCAL_PARAMETERS, **(if_declared or {})}
+    return Template(path, parameter_overrides=parameters, region=region, defaults=defaults)
 
 
 def build(

@@ -141,7 +141,10 @@ class Template:
         stack_name: str = "shop-local",
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        defaults: dict[str, str] | None = None,
     ) -> None:
+        """`parameter_overrides` must name declared parameters; `defaults` (a local stack's own
+        choices) apply to those the template declares and the overrides leave out."""
         self.path = path
         self.root = path.parent
         self.doc = load_yaml(path)
@@ -149,7 +152,9 @@ class Template:
         self.region = region
         self.account_id = account_id
         self.resources: dict[str, dict[str, Any]] = self.doc.get("Resources", {})
-        self.parameters = self._parameters(parameter_overrides or {})
+        declared = self.doc.get("Parameters") or {}
+        chosen = {name: value for name, value in (defaults or {}).items() if name in declared}
+        self.parameters = self._parameters({**chosen, **(parameter_overrides or {})})
         self._physical: dict[str, dict[str, str]] = {}
         self.conditions: dict[str, bool] = {}
         for name, expr in (self.doc.get("Conditions") or {}).items():
