@@ -33,12 +33,10 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
+from shop_local.stack import STOP_POLL_SECONDS
 
 log = logging.getLogger("shop_local.emulator")
 
-# How often serve_forever checks for shutdown (werkzeug's default, 0.5 s, is how long every stop
-# of a server waited: the stack stops one per function environment).
-STOP_POLL_SECONDS = 0.05
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"

@@ -53,13 +53,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
+from shop_local.stack import STOP_POLL_SECONDS
 from shop_local.template import ROOT, FunctionSpec, Template
 
 log = logging.getLogger("shop_local.lambda_runtime")
 
-# How often serve_forever checks for shutdown (werkzeug's default, 0.5 s, is how long every stop
-# of a server waited: the stack stops one per function environment).
-STOP_POLL_SECONDS = 0.05
 
 AWSLAMBDARIC = "awslambdaric==4.2.2"  # the same pin as pyproject.toml's `local` extra
 API_VERSION = "2018-06-01"

@@ -50,8 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shop_local.stack")
 
-# How often serve_forever checks for shutdown (werkzeug's default, 0.5 s, is how long every stop
-# of a server waited: the stack stops one per function environment).
+# How often every local server's serve_forever checks for shutdown (here, the emulator's and each
+# function environment's Runtime API): werkzeug's default, 0.5 s, is how long every stop of one
+# waited, and the stack stops one per function environment.
 STOP_POLL_SECONDS = 0.05
 
 REGION = "us-east-1"
