@@ -181,18 +181,23 @@ def _service_of(environ: dict[str, Any]) -> str | None:
     return match.group(1).lower() if match else None
 
 
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request's body, put back for the emulator to read again."""
+    import io
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body: bytes = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 def _action_of(environ: dict[str, Any]) -> str | None:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return str(target).rsplit(".", 1)[-1]
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        import io
-
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)  # put it back for the emulator
-        actions = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        actions = parse_qs(_body(environ).decode("utf-8", "replace")).get("Action")
         if actions:
             return actions[0]
     query = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
@@ -201,14 +206,9 @@ def _action_of(environ: dict[str, Any]) -> str | None:
 
 def _tables_of(environ: dict[str, Any]) -> frozenset[str]:
     """The tables a DynamoDB request names (`TableName`; the keys of `RequestItems`; each item of
-    `TransactItems`); the body is put back for the emulator."""
-    import io
-
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    `TransactItems`)."""
     try:
-        request = json.loads(body or b"{}")
+        request = json.loads(_body(environ) or b"{}")
     except ValueError:
         return frozenset()
     if not isinstance(request, dict):
