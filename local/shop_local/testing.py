@@ -170,6 +170,12 @@ def wait_until(
         time.sleep(interval)
 
 
+def link_token(mail: dict[str, Any]) -> str | None:
+    """The `token=` of the link in a mailbox e-mail (`GET /_dev/emails`), if it has one."""
+    match = re.search(r"[?&]token=([A-Za-z0-9_-]+)", str(mail.get("text") or mail.get("html")))
+    return match.group(1) if match else None
+
+
 def wait_quiet(depth: Callable[[], int], quiet: float, timeout: float) -> bool:
     """Poll `depth` until it has stayed 0 for `quiet` seconds (True), or `timeout` passed (False)."""
     deadline = time.monotonic() + timeout
@@ -371,9 +377,9 @@ class ShopStack:
             lambda mail: email.lower() in [to.lower() for to in mail["to"]] and subject in mail["subject"],
             timeout=timeout,
         )
-        match = re.search(r"[?&]token=([A-Za-z0-9_-]+)", str(mails[-1].get("text") or mails[-1].get("html")))
-        assert match, f"no token= link in the e-mail to {email}"
-        return match.group(1)
+        token = link_token(mails[-1])
+        assert token, f"no token= link in the e-mail to {email}"
+        return token
 
     def verify_email(self, email: str) -> dict[str, Any]:
         """Follow the verification link mailed to `email` (as a user would): the verified user."""
