@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 unexport PYTHONDONTWRITEBYTECODE
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test suite fast unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
+.PHONY: run test suite unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
@@ -103,10 +103,6 @@ suite: $(STAMP)
 	npm test --silent
 	$(PYTEST) $(STACK_XDIST) tests/integration tests/e2e tests/component tests/unit tests/template
 
-fast: $(STAMP)
-	npm test --silent
-	$(PYTEST) $(XDIST) tests/unit tests/component
-
 unit: $(STAMP)
 	$(PYTEST) tests/unit
 
@@ -147,4 +143,4 @@ NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
-lint test suite fast: $(NODE_STAMP)
+lint test suite: $(NODE_STAMP)
