@@ -20,8 +20,8 @@ is acknowledged (docs/architecture.md, "E-mails").
 from __future__ import annotations
 
 import unicodedata
-from email import message_from_bytes
 from email.headerregistry import Address
+from email.parser import BytesHeaderParser
 from email.policy import SMTP
 from email.utils import getaddresses
 from typing import Any, Protocol
@@ -105,8 +105,9 @@ def safe_recipient(to: Address) -> Address:
 
 
 def _header_recipients(raw: bytes) -> list[str]:
-    """The addresses a mail server reads from the message's To, Cc and Bcc headers."""
-    message = message_from_bytes(raw, policy=SMTP)
+    """The addresses a mail server reads from the message's To, Cc and Bcc headers (the top-level
+    ones: the parts' headers are not parsed, which was half the e-mail function's CPU)."""
+    message = BytesHeaderParser(policy=SMTP).parsebytes(raw)
     fields = [str(value) for name in ("To", "Cc", "Bcc") for value in message.get_all(name, [])]
     return [address for _, address in getaddresses(fields)]
 

@@ -72,7 +72,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_backing(args: argparse.Namespace) -> int:
     from shop_local.backing import mailbox_app, sam_env_vars, write_env_vars
-    from shop_local.stack import DevStack, Settings, _Server, configure_logging
+    from shop_local.serving import WsgiServer
+    from shop_local.stack import DevStack, Settings, configure_logging
 
     configure_logging()
     stop = threading.Event()
@@ -91,10 +92,10 @@ def cmd_backing(args: argparse.Namespace) -> int:
         )
         return 2
     stack = DevStack(settings, serve_api=False, run_functions=False)
-    mailbox: _Server | None = None
+    mailbox: WsgiServer | None = None
     try:
         stack.start()
-        mailbox = _Server("mailbox", mailbox_app(stack), args.host, settings.port)
+        mailbox = WsgiServer("mailbox", mailbox_app(stack), args.host, settings.port)
         target = Path(args.env_vars)
         write_env_vars(target, sam_env_vars(stack, args.public_host))
     except Exception:

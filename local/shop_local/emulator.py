@@ -30,10 +30,8 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
-from shop_local.stack import STOP_POLL_SECONDS
+from shop_local.serving import WsgiServer
 
 log = logging.getLogger("shop_local.emulator")
 
@@ -189,7 +187,7 @@ class ShopControl:
 
 
 class EmbeddedMoto:
-    """moto's WSGI app served by werkzeug's threaded server on a loopback port (in the emulator's
+    """moto's WSGI app served on a loopback port (`shop_local.serving`) (in the emulator's
     own process: `python -m shop_local.emulator`)."""
 
     def __init__(
@@ -201,29 +199,24 @@ class EmbeddedMoto:
         account_id: str = ACCOUNT_ID,
         region: str = REGION,
     ) -> None:
-        from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import create_backend_app
 
         _faster_sqs()
         _expiring_shard_iterators()
         moto = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
         app = ShopControl(moto, book, account_id, region)
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=MotoRequestHandler
-        )
-        self.port: int = self._server.server_port
+        # Threads: moto answers one request at a time (`Serialised`), but an SQS long poll holds
+        # its thread while it waits, one per poller.
+        self._server = WsgiServer("moto", app, host, port, threads=64, serve=False)
+        self.port: int = self._server.port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(STOP_POLL_SECONDS,), name="moto", daemon=True
-        )
 
     def start(self) -> EmbeddedMoto:
-        self._thread.start()
+        self._server.serve()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
 
 class EmulatorProcess:

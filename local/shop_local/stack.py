@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from shop_local.faults import (
@@ -41,6 +40,7 @@ from shop_local.faults import (
     TcpFaultProxy,
     parse_fault,
 )
+from shop_local.serving import WsgiServer
 from shop_local.template import DEFAULT_TEMPLATE, ROOT, Template
 
 if TYPE_CHECKING:
@@ -49,11 +49,6 @@ if TYPE_CHECKING:
     from shop_local.runtime import Runtime
 
 log = logging.getLogger("shop_local.stack")
-
-# How often every local server's serve_forever checks for shutdown (here, the emulator's and each
-# function environment's Runtime API): werkzeug's default, 0.5 s, is how long every stop of one
-# waited, and the stack stops one per function environment.
-STOP_POLL_SECONDS = 0.05
 
 REGION = "us-east-1"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -158,33 +153,6 @@ def _free_port(host: str, port: int) -> int:
         except OSError:
             return 0
     return port
-
-
-class _Server:
-    """A werkzeug threaded server in a daemon thread."""
-
-    def __init__(
-        self, name: str, app: Any, host: str = "127.0.0.1", port: int = 0, *, serve: bool = True
-    ) -> None:
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
-        self.port: int = self.server.server_port
-        self.url = f"http://{host}:{self.port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, args=(STOP_POLL_SECONDS,), name=name, daemon=True
-        )
-        if serve:
-            self.serve()
-
-    def serve(self) -> None:
-        """Start answering: until then the port is bound and connections wait in its backlog."""
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
-        if self.thread.is_alive():
-            self.thread.join(timeout=5)
 
 
 def _json(status: int, body: Any) -> Response:
@@ -300,7 +268,7 @@ class ProductApi:
         self.host = host
         self.port = port
         self.standin: Any = None
-        self._server: _Server | None = None
+        self._server: WsgiServer | None = None
 
     def start(self) -> None:
         if self.url:
@@ -321,7 +289,7 @@ class ProductApi:
                 "by an earlier run will not load until their cache entries expire)",
                 self.port,
             )
-        self._server = _Server("product-standin", self.standin, self.host, port)
+        self._server = WsgiServer("product-standin", self.standin, self.host, port)
         self.url = f"http://127.0.0.1:{self._server.port}/api"  # this process reaches it on loopback
         self.note = f"stand-in at {self.url}"
 
@@ -447,7 +415,7 @@ class DevStack:
         self.runtime: LambdaRuntime | Runtime | None = None
         self.gateway: Any = None
         self.url = ""
-        self._api_server: _Server | None = None
+        self._api_server: WsgiServer | None = None
         self._pollers: list[Any] = []
         self._stopped = False
 
@@ -482,7 +450,7 @@ class DevStack:
         in its backlog), so the template gets this stack's own URL: its storefront, where the
         account e-mails' links lead."""
         if self.serve_api:
-            self._api_server = _Server(
+            self._api_server = WsgiServer(
                 "api", self._gateway_app, self.settings.host, self.settings.port, serve=False
             )
             self.url = self._api_server.url
