@@ -64,15 +64,17 @@ class Serialised:
 
 
 def _faster_sqs() -> None:
-    """Two shortcuts in moto's SQS for the embedded emulator, with the same results.
+    """Shortcuts in moto's SQS for the embedded emulator, with the same results.
 
     moto reads the clock through datetime arithmetic for every message it looks at (visible?
-    delayed?), and it builds every queue attribute (counting the queue's messages, O(backlog)) to
-    read one: once per message sent and, for the retention check, once per message received. With
-    a few hundred messages queued (the e-mail benchmark queues 1,000) each SQS call took tens of
-    milliseconds, all of it under the emulator's lock."""
+    delayed?); it builds every queue attribute (counting the queue's messages, O(backlog), three
+    times) to read one, ContentBasedDeduplication, for every message sent, and the retention
+    period for every message received; and a delete walks the queue twice, building a list of
+    receipt handles per message. With a few hundred messages queued (the e-mail benchmark queues
+    1,000) each SQS call took tens of milliseconds, all of it under the emulator's lock."""
     from moto.core import utils
     from moto.sqs import models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
     def unix_time(dt: Any = None) -> float:
         return time.time() if dt is None else utils.unix_time(dt)
@@ -88,6 +90,52 @@ def _faster_sqs() -> None:
     models.unix_time_millis = unix_time_millis
     backend = models.SQSBackend
     backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+
+    # While a message is being sent, `queue.attributes` is only read for ContentBasedDeduplication:
+    # give that one as moto's full property gives it (a FIFO attribute, bools as "true"/"false").
+    sending = threading.local()
+    all_attributes = models.Queue.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if not getattr(sending, "active", False):
+            return all_attributes.fget(self)  # type: ignore[attr-defined,no-any-return]
+        if not self.fifo_queue:
+            return {}
+        value = self.content_based_deduplication
+        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+    def while_sending(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            outer = getattr(sending, "active", False)
+            sending.active = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                sending.active = outer
+
+        return call
+
+    models.Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    backend.send_message = while_sending(backend.send_message)  # type: ignore[method-assign]
+    backend._validate_message = while_sending(backend._validate_message)  # type: ignore[method-assign]
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        # moto's Queue.delete_message in one pass: the same messages go, the same errors.
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: deleting again succeeds
+        kept, found = [], False
+        for message in self._messages:
+            if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles:
+                found = True
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+            else:
+                kept.append(message)
+        if not found:
+            raise ReceiptHandleIsInvalid()
+        self._messages = kept
+
+    models.Queue.delete_message = delete_message  # type: ignore[method-assign]
 
 
 def _dispatcher() -> Any:
