@@ -98,7 +98,7 @@ def _faster_sqs() -> None:
 
     def attributes(self: Any) -> dict[str, Any]:
         if not getattr(sending, "active", False):
-            return all_attributes.fget(self)  # type: ignore[attr-defined,no-any-return]
+            return all_attributes.fget(self)  # type: ignore[attr-defined]
         if not self.fifo_queue:
             return {}
         value = self.content_based_deduplication
