@@ -253,9 +253,7 @@ class EmbeddedMoto:
         _expiring_shard_iterators()
         moto = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
         app = ShopControl(moto, book, account_id, region)
-        # Threads: moto answers one request at a time (`Serialised`), but an SQS long poll holds
-        # its thread while it waits, one per poller.
-        self._server = WsgiServer("moto", app, host, port, threads=64, serve=False)
+        self._server = WsgiServer("moto", app, host, port, serve=False)
         self.port: int = self._server.port
         self.url = f"http://{host}:{self.port}"
 
