@@ -99,6 +99,17 @@ class Poller(threading.Thread):
         self.stopping.set()
 
 
+def batches_at_once(source: EventSource, environments: int) -> int:
+    """How many batches an SQS source delivers at once: Lambda starts with five pollers, the
+    template's `ScalingConfig.MaximumConcurrency` caps the invocations (e.g. the e-mail queue's
+    `EmailMaxConcurrency`, which keeps a burst of orders from driving SES throttling), and the
+    function's environments cap what can run."""
+    limit = min(5, environments)
+    if source.maximum_concurrency is not None:
+        limit = min(limit, source.maximum_concurrency)
+    return max(1, limit)
+
+
 class SqsPoller(Poller):
     WAIT_SECONDS = 1  # short long-polls, so stopping is quick
     # Batches in flight at once. Lambda's SQS event source starts with five concurrent pollers and

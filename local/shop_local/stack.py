@@ -523,7 +523,7 @@ class DevStack:
         self._api_server.serve()
 
     def _start_pollers(self) -> None:
-        from shop_local.pollers import SqsPoller, StreamPoller
+        from shop_local.pollers import SqsPoller, StreamPoller, batches_at_once
 
         assert self.template is not None and self.runtime is not None
         sqs = aws_client("sqs", self.aws.url)
@@ -532,7 +532,7 @@ class DevStack:
             function = self.runtime[source.function_id]
             if source.kind == "SQS":
                 poller: Any = SqsPoller(source, function, self.template, sqs)
-                poller.concurrency = min(5, getattr(function, "max_environments", 1))
+                poller.concurrency = batches_at_once(source, getattr(function, "max_environments", 1))
             else:
                 streams = streams or aws_client("dynamodbstreams", self.aws.url)
                 poller = StreamPoller(source, function, self.template, streams, sqs)

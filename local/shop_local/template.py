@@ -122,6 +122,12 @@ class EventSource:
     def reports_item_failures(self) -> bool:
         return "ReportBatchItemFailures" in (self.properties.get("FunctionResponseTypes") or [])
 
+    @property
+    def maximum_concurrency(self) -> int | None:
+        """An SQS source's `ScalingConfig.MaximumConcurrency`: at most this many invocations at once."""
+        value = (self.properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        return int(value) if value not in (None, "") else None
+
 
 @dataclass
 class AuthorizerSpec:
@@ -408,7 +414,9 @@ class Template:
                 kind = event.get("Type")
                 if kind not in ("SQS", "DynamoDB"):
                     continue
-                props = event.get("Properties") or {}
+                props = dict(event.get("Properties") or {})
+                if "ScalingConfig" in props:  # a parameter, usually
+                    props["ScalingConfig"] = self.resolve(props["ScalingConfig"])
                 ref: dict[str, Any] = props["Queue"] if kind == "SQS" else props["Stream"]
                 source_id = ref["Fn::GetAtt"][0] if "Fn::GetAtt" in ref else ref["Ref"]
                 sources.append(EventSource(function_id, event_name, kind, source_id, props))
