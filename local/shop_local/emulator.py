@@ -32,6 +32,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from shop_local import emulator_speedups
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
 from shop_local.stack import STOP_POLL_SECONDS
 
@@ -205,6 +206,7 @@ class EmbeddedMoto:
 
         _faster_sqs()
         _expiring_shard_iterators()
+        emulator_speedups.install()  # DynamoDB's item results serialised directly, same bytes
         moto = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
         app = ShopControl(moto, book, account_id, region)
         self._server: BaseWSGIServer = make_server(
