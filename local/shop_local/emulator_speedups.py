@@ -1,11 +1,13 @@
 """Shortcuts in moto for the embedded emulator's process (`shop_local.emulator`), with the same
 responses. Local-only: nothing under functions/ or layers/ imports this.
 
-DynamoDB's item operations. moto serialises every result by walking the botocore output shape
-(`moto.core.serialize.JSONSerializer`): for every member of every structure (each attribute value
-of each item is one, with ten members) it builds an `AttributePickerContext`, instantiates six
-alias providers and tries up to a dozen spellings of the name, keeps a key path for the response
-transformers ... About a quarter of the emulator's CPU under load went there. Here each output shape
+DynamoDB's item operations and DynamoDB Streams' reads (`OPERATIONS`). moto serialises every
+result by walking the botocore output shape (`moto.core.serialize.JSONSerializer`): for every
+member of every structure (each attribute value of each item is one, with ten members) it builds
+an `AttributePickerContext`, instantiates six alias providers and tries up to a dozen spellings of
+the name, keeps a key path for the response transformers ... About a quarter of the emulator's CPU
+under load went there, and tens of milliseconds a GetRecords call (each record has its Keys,
+NewImage and OldImage; the local stream poller asks several times a second). Here each output shape
 is compiled once into plain converters that do what that walk does to a result made of dicts,
 lists, strings, numbers, booleans and bytes, and `json.dumps` writes the body as moto does
 (not pretty: `json.dumps(body, indent=None)`), in the same key order: the same bytes.
@@ -19,14 +21,22 @@ What the walk does, and the converters mirror (moto 5.2.5, `ResponseSerializer`,
 - a map keeps its keys and order, a list its order; a string is `str(value)`, an integer
   `int(value)`, a double `float(value)` (BatchGetItem's `CapacityUnits` is the count of keys, an
   int: 2.0 on the wire), a boolean as it is, a blob base64 (of the UTF-8 of a str, as moto's
-  `_base64` does, or of bytes).
+  `_base64` does, or of bytes);
+- a timestamp (GetRecords' `ApproximateCreationDateTime`, DescribeStream's
+  `CreationRequestDateTime`: moto stores naive UTC datetimes) in the JSON protocols' default
+  format, `unixtimestamp` (`TimestampSerializer`): botocore's `parse_to_aware_datetime` takes a
+  naive datetime as UTC (an aware one is moved to UTC), then `calendar.timegm` of it, an int when
+  there are no microseconds, else plus the milliseconds (truncated) `/ 1000.0`, a float
+  (1700000000.0 when there are fewer than 1000 microseconds).
 Anything else in a result (a result key that is another member's alternative spelling, a None
-inside a list or map, a Decimal, a set, an object instead of a dict, a type the shapes do not
-declare) raises `_Unexpected`, and moto's own serializer answers that response; so do every error
-(DynamoDB's errors never reach the serializer: they are HTTP exceptions), every operation not in
+inside a list or map, a Decimal, a set, a timestamp that is not a datetime (botocore would parse
+it), an object instead of a dict, a type the shapes do not declare) raises `_Unexpected`, and
+moto's own serializer answers that response; so do every error (DynamoDB's errors never reach the
+serializer: they are HTTP exceptions; any other is not a dict), every operation not in
 `OPERATIONS`, pretty-printed responses (MOTO_PRETTIFY_RESPONSES) and any handler with response
 transformers. The shapes are checked when compiled: an operation whose output uses a trait or type
-not covered above (serialized names, documents, timestamps, event streams) keeps moto's path.
+not covered above (serialized names, documents, timestamp formats, event streams) keeps moto's
+path.
 
 The proof is tests/component/test_emulator_speedups.py: every operation here, driven through
 boto3 against moto's server app, answered both ways and compared byte for byte. It holds for
@@ -41,28 +51,41 @@ patched what it patches, so it is kept per class.
 from __future__ import annotations
 
 import base64
+import calendar
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger("shop_local.emulator")
 
 PROVEN_MOTO = "5.2.5"
 
-# The item operations (DynamoDB_20120810.<name>), whose results are item maps.
-OPERATIONS = (
-    "GetItem",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchGetItem",
-    "BatchWriteItem",
-    "Query",
-    "Scan",
-    "TransactGetItems",
-    "TransactWriteItems",
+# Per service (botocore's name): DynamoDB's item operations (DynamoDB_20120810.<name>), whose
+# results are item maps, and what the local stream poller calls (DynamoDBStreams_20120810.<name>):
+# GetRecords' records carry Keys, NewImage and OldImage maps.
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "dynamodb": (
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "TransactWriteItems",
+    ),
+    "dynamodbstreams": ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams"),
+}
+
+# The handlers whose `serialized` is patched (module, class): the services above.
+HANDLERS = (
+    ("moto.dynamodb.responses", "DynamoHandler"),
+    ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
 )
 
 Convert = Callable[[Any], Any]
@@ -118,6 +141,19 @@ def _blob(value: Any) -> Any:
     return base64.b64encode(value).strip().decode("utf-8")
 
 
+def _timestamp(value: Any) -> Any:
+    # TimestampSerializer._timestamp_unixtimestamp(parse_to_aware_datetime(value)); a str or a
+    # number would be parsed by botocore first: declined
+    if type(value) is not datetime:
+        raise _Unexpected(type(value).__name__)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    seconds = calendar.timegm(value.timetuple())
+    if value.microsecond:
+        return seconds + (value.microsecond // 1000) / 1000.0  # the same float arithmetic
+    return seconds
+
+
 _SCALARS: dict[str, Convert] = {
     "string": _string,
     "boolean": _boolean,
@@ -126,6 +162,7 @@ _SCALARS: dict[str, Convert] = {
     "double": _double,
     "float": _double,
     "blob": _blob,
+    "timestamp": _timestamp,  # only in the format `_timestamp` writes: checked in compile_operations
 }
 
 
@@ -248,15 +285,17 @@ class _Compiler:
 
 
 def compile_operations(service_model: Any) -> dict[str, _Operation]:
-    """The fast path of each of `OPERATIONS` whose output shape the converters cover."""
-    from moto.core.serialize import JSONSerializer
+    """The fast path of each of the service's `OPERATIONS` whose output shape the converters cover."""
+    from moto.core.serialize import JSONSerializer, TimestampSerializer
 
     operations: dict[str, _Operation] = {}
-    for name in OPERATIONS:
+    for name in OPERATIONS.get(service_model.service_name, ()):
         model = service_model.operation_model(name)
         try:
             if model.has_event_stream_output or model.output_shape is None:
                 raise _Unsupported("event stream or no output")
+            if JSONSerializer.DEFAULT_TIMESTAMP_FORMAT != TimestampSerializer.TIMESTAMP_FORMAT_UNIX:
+                raise _Unsupported(f"timestamps as {JSONSerializer.DEFAULT_TIMESTAMP_FORMAT}")
             convert = _Compiler(model).compile(model.output_shape)
         except _Unsupported as reason:
             log.warning("emulator speedups: %s keeps moto's serializer (%s)", name, reason)
@@ -268,15 +307,16 @@ def compile_operations(service_model: Any) -> dict[str, _Operation]:
 
 
 class _Compiled:
-    model: Any = None
-    operations: dict[str, _Operation] = {}  # replaced whole, never changed
+    # service name: (its model, its operations); an entry is replaced whole, never changed
+    services: dict[str, tuple[Any, dict[str, _Operation]]] = {}
 
 
 def _operations(service_model: Any) -> dict[str, _Operation]:
-    if _Compiled.model is not service_model:  # moto keeps one model per service (functools.cache)
-        _Compiled.operations = compile_operations(service_model)
-        _Compiled.model = service_model
-    return _Compiled.operations
+    name = service_model.service_name
+    compiled = _Compiled.services.get(name)
+    if compiled is None or compiled[0] is not service_model:  # moto keeps one model per service
+        compiled = _Compiled.services[name] = (service_model, compile_operations(service_model))
+    return compiled[1]
 
 
 def fast_response(handler: Any, action_result: Any) -> tuple[int, dict[str, str], str] | None:
@@ -286,7 +326,7 @@ def fast_response(handler: Any, action_result: Any) -> tuple[int, dict[str, str]
     from moto.core.responses import ActionResult
     from moto.core.serialize import JSONSerializer, get_serializer_class
     from moto.core.utils import get_service_model
-    from moto.dynamodb.responses import DynamoResult
+    from moto.dynamodb.responses import DynamoResult  # DynamoDB's; Streams' are ActionResults
 
     if type(action_result) not in (ActionResult, DynamoResult):  # not PaginatedResult, EmptyResult
         return None
@@ -296,7 +336,7 @@ def fast_response(handler: Any, action_result: Any) -> tuple[int, dict[str, str]
     if getattr(handler, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None):
         return None
     service_model = get_service_model(handler.boto3_service_name)
-    if service_model.service_name != "dynamodb":
+    if service_model.service_name not in OPERATIONS:
         return None
     operation = _operations(service_model).get(handler._get_action())
     if operation is None:
@@ -317,11 +357,16 @@ def fast_response(handler: Any, action_result: Any) -> tuple[int, dict[str, str]
     return operation.status, headers, body
 
 
-def _serialized(self: Any, action_result: Any) -> Any:
-    response = fast_response(self, action_result)
-    if response is None:
-        return _Installed.serialized(self, action_result)
-    return response
+def _patched(original: Any) -> Any:
+    """A handler's `serialized`: the fast path, else `original` (what the class had)."""
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        response = fast_response(self, action_result)
+        if response is None:
+            return original(self, action_result)
+        return response
+
+    return serialized
 
 
 def _method_names_from_class(clazz: Any) -> list[str]:
@@ -333,45 +378,46 @@ def _method_names_from_class(clazz: Any) -> list[str]:
 
 
 class _Installed:
-    serialized: Any = None  # what DynamoHandler.serialized was (BaseResponse's), while installed
-    own_serialized: Any = None  # DynamoHandler's own, if it had one
+    # each patched handler class: its own `serialized` before (None: it had BaseResponse's)
+    handlers: dict[Any, Any] = {}
     method_names_from_class: Any = None  # moto's, while installed
     method_names: dict[Any, list[str]] = {}
 
 
 def install() -> None:
     """Patch moto in this process (idempotent)."""
+    import importlib
+
     import moto
     from moto.core import responses
-    from moto.dynamodb.responses import DynamoHandler
 
     if _Installed.method_names_from_class is None:
         _Installed.method_names_from_class = responses.method_names_from_class
         responses.method_names_from_class = _method_names_from_class
-    if _Installed.serialized is None:
+    if not _Installed.handlers:
         if moto.__version__ != PROVEN_MOTO:
             log.warning(
-                "emulator speedups: moto %s, not %s: DynamoDB keeps moto's serializer",
+                "emulator speedups: moto %s, not %s: DynamoDB and its Streams keep moto's serializer",
                 moto.__version__,
                 PROVEN_MOTO,
             )
             return
-        _Installed.serialized = DynamoHandler.serialized
-        _Installed.own_serialized = DynamoHandler.__dict__.get("serialized")
-        DynamoHandler.serialized = _serialized  # type: ignore[method-assign]
+        for module, name in HANDLERS:
+            handler = getattr(importlib.import_module(module), name)
+            _Installed.handlers[handler] = handler.__dict__.get("serialized")
+            handler.serialized = _patched(handler.serialized)
 
 
 def uninstall() -> None:
     """Undo `install()` (for tests, which share moto with the rest of their process)."""
     from moto.core import responses
-    from moto.dynamodb.responses import DynamoHandler
 
-    if _Installed.serialized is not None:
-        if _Installed.own_serialized is None:
-            del DynamoHandler.serialized  # back to BaseResponse's
+    for handler, own in _Installed.handlers.items():
+        if own is None:
+            del handler.serialized  # back to BaseResponse's
         else:
-            DynamoHandler.serialized = _Installed.own_serialized  # type: ignore[method-assign]
-        _Installed.serialized = _Installed.own_serialized = None
+            handler.serialized = own
+    _Installed.handlers = {}
     if _Installed.method_names_from_class is not None:
         responses.method_names_from_class = _Installed.method_names_from_class
         _Installed.method_names_from_class = None

@@ -1,19 +1,22 @@
 """The emulator's DynamoDB fast path (shop_local.emulator_speedups) answers exactly as moto does.
 
-moto's server app runs on a loopback port and boto3 drives it. Every response the fast path gives
-is also serialised by moto's own serializer from the same result, and the two must be the same:
-status, headers and body, byte for byte (so the body parsed as JSON too, and the CRC32 moto adds
-after). The items carry every attribute type (S, N as ints, decimals and 38 digits, B with bytes
-that are not UTF-8, BS, SS, NS, L, nested M, BOOL, NULL, empty values).
+moto's server app runs on a loopback port and boto3 drives it (DynamoDB and DynamoDB Streams).
+Every response the fast path gives is also serialised by moto's own serializer from the same
+result, and the two must be the same: status, headers and body, byte for byte (so the body parsed
+as JSON too, and the CRC32 moto adds after). The items carry every attribute type (S, N as ints,
+decimals and 38 digits, B with bytes that are not UTF-8, BS, SS, NS, L, nested M, BOOL, NULL,
+empty values); stream records carry them in their images, and a timestamp.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, cast
 
@@ -451,14 +454,15 @@ MIRRORED: list[dict[str, Any]] = [
 ]
 
 
-def _handler(action: str) -> Any:
+def _handler(action: str, streams: bool = False) -> Any:
     from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    handler = DynamoHandler()
+    handler = DynamoDBStreamsHandler() if streams else DynamoHandler()
     handler.querystring = {}
     handler.headers = {
         "Content-Type": "application/x-amz-json-1.0",
-        "x-amz-target": f"DynamoDB_20120810.{action}",
+        "x-amz-target": f"{'DynamoDBStreams_20120810' if streams else 'DynamoDB_20120810'}.{action}",
     }
     handler.response_headers = {"server": "amazon.com"}
     return handler
@@ -496,3 +500,279 @@ def test_method_names_are_kept_per_class() -> None:
     finally:
         emulator_speedups.uninstall()
     assert responses.method_names_from_class is utils.method_names_from_class
+
+
+# DynamoDB Streams: what the local stream poller reads (DescribeStream, GetShardIterator,
+# GetRecords), and ListStreams. Records carry a timestamp, moto's naive UTC datetime of the write.
+
+VIEW_TYPES = ["NEW_AND_OLD_IMAGES", "KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE"]
+BINARY_KEY = b"\x00\xffkey"  # the KEYS_ONLY table's hash key is a blob: Keys carry B values
+
+
+@dataclass
+class StreamTable:
+    name: str
+    arn: str
+    shard: str
+    view_type: str
+
+    def key(self, n: int) -> dict[str, Any]:
+        if self.view_type == "KEYS_ONLY":
+            return {"pk": {"B": BINARY_KEY + bytes([n])}}
+        return key(n)
+
+    def item(self, n: int, **attributes: Any) -> dict[str, Any]:
+        return {**ITEM, **attributes, **self.key(n)}
+
+    def record_keys(self, n: int) -> dict[str, Any]:
+        """A record's Keys in boto3: moto 5.2.5 base64s a blob key twice (`DynamoType.to_json`,
+        then its serializer), and the fast path with it."""
+        if self.view_type == "KEYS_ONLY":
+            return {"pk": {"B": base64.b64encode(BINARY_KEY + bytes([n]))}}
+        return key(n)
+
+
+@pytest.fixture
+def streams(endpoint: str, answers: list[Answer]) -> Any:
+    return boto3.client(
+        "dynamodbstreams",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(params=VIEW_TYPES)
+def stream_table(
+    request: pytest.FixtureRequest, client: Any, streams: Any, answers: list[Answer]
+) -> Iterator[StreamTable]:
+    view_type = request.param
+    name = f"speedups-stream-{uuid.uuid4().hex[:8]}"
+    if view_type == "KEYS_ONLY":
+        schema = {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "B"}],
+        }
+    else:
+        schema = {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+        }
+    arn = client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view_type},
+        **schema,
+    )["TableDescription"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    answers.clear()
+    yield StreamTable(name, arn, shard, view_type)
+    client.delete_table(TableName=name)
+
+
+def write_changes(client: Any, table: StreamTable, answers: list[Answer]) -> list[str]:
+    """INSERT, MODIFY and REMOVE records of items with every attribute type; their event names."""
+    client.put_item(TableName=table.name, Item=table.item(1))
+    client.put_item(TableName=table.name, Item=table.item(2))
+    client.update_item(
+        TableName=table.name,
+        Key=table.key(1),
+        UpdateExpression="SET #m.#n = :name, #b = :blob ADD numbers :ns REMOVE tiny",
+        ExpressionAttributeNames={"#m": "map", "#n": "name", "#b": "blob"},
+        ExpressionAttributeValues={":name": {"S": "Grace"}, ":blob": {"B": b"\xfa"}, ":ns": {"NS": ["4.25"]}},
+    )
+    client.put_item(TableName=table.name, Item=table.item(2, int={"N": "43"}, things={"L": []}))
+    client.delete_item(TableName=table.name, Key=table.key(2))
+    client.batch_write_item(
+        RequestItems={
+            table.name: [
+                {"PutRequest": {"Item": table.item(3)}},
+                {"DeleteRequest": {"Key": table.key(1)}},
+            ]
+        }
+    )
+    answers.clear()
+    return ["INSERT", "INSERT", "MODIFY", "MODIFY", "REMOVE", "INSERT", "REMOVE"]
+
+
+def shard_iterator(
+    streams: Any, table: StreamTable, answers: list[Answer], kind: str, after: str = ""
+) -> str:
+    sequence = {"SequenceNumber": after} if after else {}
+    iterator = streams.get_shard_iterator(
+        StreamArn=table.arn, ShardId=table.shard, ShardIteratorType=kind, **sequence
+    )["ShardIterator"]
+    check(answers, "GetShardIterator")
+    return str(iterator)
+
+
+def test_stream_descriptions(streams: Any, stream_table: StreamTable, answers: list[Answer]) -> None:
+    description = streams.describe_stream(StreamArn=stream_table.arn)["StreamDescription"]
+    check(answers, "DescribeStream")
+    assert description["StreamViewType"] == stream_table.view_type
+    assert isinstance(description["CreationRequestDateTime"], datetime)  # a timestamp on the wire
+    listed = streams.list_streams(TableName=stream_table.name)["Streams"]
+    check(answers, "ListStreams")
+    assert [stream["StreamArn"] for stream in listed] == [stream_table.arn]
+    streams.list_streams()  # every table's
+    check(answers, "ListStreams")
+
+
+def test_stream_records(client: Any, streams: Any, stream_table: StreamTable, answers: list[Answer]) -> None:
+    events = write_changes(client, stream_table, answers)
+    iterator = shard_iterator(streams, stream_table, answers, "TRIM_HORIZON")
+    pages = []
+    while True:  # pages of 3, then an empty one
+        page = streams.get_records(ShardIterator=iterator, Limit=3)
+        check(answers, "GetRecords")
+        pages.append(page["Records"])
+        iterator = page["NextShardIterator"]
+        if not page["Records"]:
+            break
+    assert [len(page) for page in pages] == [3, 3, 1, 0]
+    records = [record for page in pages for record in page]
+    assert [record["eventName"] for record in records] == events
+    first = records[0]["dynamodb"]
+    assert isinstance(first["ApproximateCreationDateTime"], datetime)
+    assert first["Keys"] == stream_table.record_keys(1)
+    if stream_table.view_type in ("NEW_AND_OLD_IMAGES", "NEW_IMAGE"):
+        assert first["NewImage"] == stream_table.item(1)  # B and BS: bytes again in boto3
+    if stream_table.view_type in ("NEW_AND_OLD_IMAGES", "OLD_IMAGE"):
+        assert records[2]["dynamodb"]["OldImage"] == stream_table.item(1)
+
+    # the empty page's iterator, and a LATEST one, give what is written next
+    latest = shard_iterator(streams, stream_table, answers, "LATEST")
+    assert streams.get_records(ShardIterator=latest)["Records"] == []
+    check(answers, "GetRecords")
+    client.put_item(TableName=stream_table.name, Item=stream_table.item(4))
+    answers.clear()
+    for start in (iterator, latest):
+        (record,) = streams.get_records(ShardIterator=start, Limit=5)["Records"]
+        check(answers, "GetRecords")
+        assert record["eventName"] == "INSERT" and record["dynamodb"]["Keys"] == stream_table.record_keys(4)
+
+    after = shard_iterator(
+        streams, stream_table, answers, "AFTER_SEQUENCE_NUMBER", records[1]["dynamodb"]["SequenceNumber"]
+    )
+    rest = streams.get_records(ShardIterator=after)["Records"]
+    check(answers, "GetRecords")
+    assert [record["eventName"] for record in rest] == [*events[2:], "INSERT"]
+
+
+def _records(when: Any, **dynamodb: Any) -> dict[str, Any]:
+    """A GetRecords result as moto's backend makes it."""
+    record = {
+        "eventID": "0123456789abcdef",
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "eventVersion": "1.0",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "ApproximateCreationDateTime": when,
+            "SequenceNumber": "1100000000017454423009",
+            "SizeBytes": 42,
+            "Keys": {"pk": {"S": "order#1"}},
+            "NewImage": {"pk": {"S": "order#1"}, "b": {"B": "AP8="}},
+            **dynamodb,
+        },
+    }
+    return {"NextShardIterator": "arn|1|id", "Records": [record]}
+
+
+class _LaterDatetime(datetime):
+    pass
+
+
+NOON = datetime(2024, 5, 1, 12, 0, 0)
+STREAM_MIRRORED: list[tuple[str, dict[str, Any]]] = [
+    ("GetRecords", _records(NOON)),  # whole seconds: an int
+    ("GetRecords", _records(NOON.replace(microsecond=500))),  # under a millisecond: 1714564800.0
+    ("GetRecords", _records(NOON.replace(microsecond=123456))),  # milliseconds truncated: .123
+    ("GetRecords", _records(NOON.replace(microsecond=999999))),
+    ("GetRecords", _records(datetime(1969, 12, 31, 23, 59, 59, 999000))),  # before the epoch: -0.001
+    ("GetRecords", _records(NOON.replace(microsecond=1000, tzinfo=timezone(timedelta(hours=5, minutes=30))))),
+    ("GetRecords", _records(NOON.replace(tzinfo=UTC), OldImage={}, userIdentity=None)),
+    ("GetRecords", {"NextShardIterator": "arn|1|id", "Records": []}),
+    (
+        "DescribeStream",
+        {
+            "StreamDescription": {
+                "StreamArn": "arn",
+                "StreamLabel": "2024-05-01T12:00:00.000",
+                "StreamStatus": "ENABLED",
+                "StreamViewType": "KEYS_ONLY",
+                "CreationRequestDateTime": NOON.replace(microsecond=7000),
+                "TableName": "t",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "Shards": [{"ShardId": "s", "SequenceNumberRange": {"StartingSequenceNumber": "1"}}],
+            }
+        },
+    ),
+]
+STREAM_DECLINED: list[dict[str, Any]] = [
+    _records(1714564800.5),  # botocore would parse a number, or a str
+    _records(1714564800),
+    _records("2024-05-01T12:00:00Z"),
+    _records(date(2024, 5, 1)),
+    _records(_LaterDatetime(2024, 5, 1)),
+    _records(NOON, SizeBytes=Decimal("42")),
+    _records(NOON, NewImage={"a": {"N": Decimal("1")}}),
+]
+
+
+@pytest.mark.parametrize(("action", "result"), STREAM_MIRRORED, ids=range(len(STREAM_MIRRORED)))
+def test_stream_results_are_mirrored(action: str, result: dict[str, Any]) -> None:
+    from moto.core.responses import ActionResult, BaseResponse
+
+    handler = _handler(action, streams=True)
+    fast = emulator_speedups.fast_response(handler, ActionResult(result))
+    assert fast is not None
+    assert fast == BaseResponse.serialized(handler, ActionResult(result))
+
+
+def test_stream_timestamps_on_the_wire() -> None:
+    """What the mirrored results above write (moto's serializer agrees with each, above)."""
+    from moto.core.responses import ActionResult
+
+    def wire(when: datetime) -> str:
+        fast = emulator_speedups.fast_response(
+            _handler("GetRecords", streams=True), ActionResult(_records(when))
+        )
+        assert fast is not None
+        return fast[2].split('"ApproximateCreationDateTime": ')[1].split(",")[0]
+
+    assert wire(NOON) == "1714564800"
+    assert wire(NOON.replace(microsecond=500)) == "1714564800.0"
+    assert wire(NOON.replace(microsecond=123999)) == "1714564800.123"
+    assert wire(NOON.replace(microsecond=1000, tzinfo=timezone(timedelta(hours=2)))) == "1714557600.001"
+
+
+@pytest.mark.parametrize("result", STREAM_DECLINED, ids=range(len(STREAM_DECLINED)))
+def test_unexpected_stream_results_go_to_moto(result: dict[str, Any]) -> None:
+    from moto.core.responses import ActionResult
+
+    assert emulator_speedups.fast_response(_handler("GetRecords", streams=True), ActionResult(result)) is None
+
+
+def test_install_patches_both_handlers() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    emulator_speedups.install()
+    emulator_speedups.install()  # idempotent
+    try:
+        for handler in (DynamoHandler, DynamoDBStreamsHandler):
+            assert handler.serialized is not BaseResponse.serialized
+    finally:
+        emulator_speedups.uninstall()
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        assert handler.serialized is BaseResponse.serialized
