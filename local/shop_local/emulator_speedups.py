@@ -106,22 +106,20 @@ class _Operation:
     content_type: str
 
 
-def _string(value: Any) -> Any:
-    if type(value) is str:
-        return value
-    raise _Unexpected(type(value).__name__)
+def _exactly(kind: type) -> Convert:
+    """A scalar passed through as it is, if it is exactly `kind` (a bool is not an int here)."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is kind:
+            return value
+        raise _Unexpected(type(value).__name__)
+
+    return convert
 
 
-def _boolean(value: Any) -> Any:
-    if type(value) is bool:
-        return value
-    raise _Unexpected(type(value).__name__)
-
-
-def _integer(value: Any) -> Any:
-    if type(value) is int:
-        return value
-    raise _Unexpected(type(value).__name__)
+_string = _exactly(str)
+_boolean = _exactly(bool)
+_integer = _exactly(int)
 
 
 def _double(value: Any) -> Any:
