@@ -65,17 +65,22 @@ class Serialised:
 
 
 def _faster_sqs() -> None:
-    """Shortcuts in moto's SQS for the embedded emulator, with the same results.
-
-    moto reads the clock through datetime arithmetic for every message it looks at (visible?
-    delayed?); it builds every queue attribute (counting the queue's messages, O(backlog), three
-    times) to read one, ContentBasedDeduplication, for every message sent, and the retention
-    period for every message received; and a delete walks the queue twice, building a list of
-    receipt handles per message. With a few hundred messages queued (the e-mail benchmark queues
-    1,000) each SQS call took tens of milliseconds, all of it under the emulator's lock."""
-    from moto.core import utils
+    """Shortcuts in moto's SQS for the embedded emulator, with the same results
+    (tests/component/test_emulator_sqs.py). With a few hundred messages queued (the e-mail
+    benchmark queues 1,000) each SQS call took tens of milliseconds, all of it under the
+    emulator's lock."""
     from moto.sqs import models
-    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    _sqs_clock(models)
+    _sqs_attributes(models)
+    _sqs_delete(models)
+
+
+def _sqs_clock(models: Any) -> None:
+    """moto reads the clock through datetime arithmetic for every message it looks at (visible?
+    delayed?), and builds every queue attribute to read the retention period of each message it
+    receives."""
+    from moto.core import utils
 
     def unix_time(dt: Any = None) -> float:
         return time.time() if dt is None else utils.unix_time(dt)
@@ -89,36 +94,52 @@ def _faster_sqs() -> None:
 
     models.unix_time = unix_time
     models.unix_time_millis = unix_time_millis
-    backend = models.SQSBackend
-    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
-    # While a message is being sent, `queue.attributes` is only read for ContentBasedDeduplication:
-    # give that one as moto's full property gives it (a FIFO attribute, bools as "true"/"false").
-    sending = threading.local()
+
+def _sqs_attributes(models: Any) -> None:
+    """moto builds every queue attribute (counting the queue's messages, O(backlog), three times)
+    to read one, ContentBasedDeduplication, for every message sent; and all of them again for
+    each name GetQueueAttributes asks for (the pipeline's waits and the benchmarks poll it)."""
+    calls = threading.local()
     all_attributes = models.Queue.attributes
 
     def attributes(self: Any) -> dict[str, Any]:
-        if not getattr(sending, "active", False):
-            return all_attributes.fget(self)  # type: ignore[attr-defined]
+        computed = getattr(calls, "computed", None)
+        if computed is not None:  # in GetQueueAttributes: once per queue and call
+            if self.name not in computed:
+                computed[self.name] = all_attributes.fget(self)
+            return computed[self.name]
+        if not getattr(calls, "sending", False):
+            return all_attributes.fget(self)
+        # sending: the one attribute read, as moto's property gives it (a FIFO attribute, bools
+        # as "true"/"false")
         if not self.fifo_queue:
             return {}
         value = self.content_based_deduplication
         return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
 
-    def while_sending(method: Callable[..., Any]) -> Callable[..., Any]:
+    def within(method: Callable[..., Any], name: str, value: Callable[[], Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            outer = getattr(sending, "active", False)
-            sending.active = True
+            outer = getattr(calls, name, None)
+            setattr(calls, name, value())
             try:
                 return method(*args, **kwargs)
             finally:
-                sending.active = outer
+                setattr(calls, name, outer)
 
         return call
 
-    models.Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
-    backend.send_message = while_sending(backend.send_message)  # type: ignore[method-assign]
-    backend._validate_message = while_sending(backend._validate_message)  # type: ignore[method-assign]
+    backend = models.SQSBackend
+    models.Queue.attributes = property(attributes)
+    backend.get_queue_attributes = within(backend.get_queue_attributes, "computed", dict)
+    backend.send_message = within(backend.send_message, "sending", lambda: True)
+    backend._validate_message = within(backend._validate_message, "sending", lambda: True)
+
+
+def _sqs_delete(models: Any) -> None:
+    """moto's delete walks the queue twice, building a list of receipt handles per message."""
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
     def delete_message(self: Any, receipt_handle: str) -> None:
         # moto's Queue.delete_message in one pass: the same messages go, the same errors.
@@ -136,7 +157,7 @@ def _faster_sqs() -> None:
             raise ReceiptHandleIsInvalid()
         self._messages = kept
 
-    models.Queue.delete_message = delete_message  # type: ignore[method-assign]
+    models.Queue.delete_message = delete_message
 
 
 def _dispatcher() -> Any:
