@@ -53,6 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
+from shop_local.serving import STOP_POLL_SECONDS
 from shop_local.template import ROOT, FunctionSpec, Template
 
 log = logging.getLogger("shop_local.lambda_runtime")
@@ -279,11 +280,6 @@ class EnvironmentSpec:
         for name in NOT_PASSED:
             env.pop(name, None)
         return env
-
-
-# How often an environment's Runtime API server checks for shutdown: http.server's default, 0.5 s,
-# is how long every stop of one waited, and the stack stops one per function environment.
-STOP_POLL_SECONDS = 0.05
 
 
 class _RuntimeApi(ThreadingHTTPServer):

@@ -25,7 +25,8 @@ from urllib.parse import unquote
 
 log = logging.getLogger("shop_local.serving")
 
-# How often the accept loop checks for stop(): the stack stops several servers per test stack.
+# How often an accept loop checks for stop() (here and in each function environment's Runtime API):
+# http.server's default, 0.5 s, is how long every stop of one waited, and a stack stops many.
 STOP_POLL_SECONDS = 0.05
 # A connection left open by a client that went away without closing it ends after this long.
 IDLE_SECONDS = 600.0
@@ -86,14 +87,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _run_app(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            # No client of the local stack sends one; say so rather than misread the stream.
+            # No client of the local stack sends one; say so rather than misread the stream (and
+            # close: the unread chunks are not a next request).
+            self.close_connection = True
             self._send(
                 411,
                 "Length Required",
                 [("Content-Type", "application/json")],
                 b'{"message": "Content-Length required"}',
             )
-            self.close_connection = True
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""

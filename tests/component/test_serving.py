@@ -1,0 +1,105 @@
+"""The local HTTP server every part of the stack uses (`shop_local.serving.WsgiServer`): HTTP/1.1
+with keep-alive, over real sockets."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shop_local.serving import WsgiServer
+
+
+def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    path = environ["PATH_INFO"]
+    if path == "/fail":
+        raise RuntimeError("the app failed")
+    if path == "/empty":
+        start_response("204 No Content", [])
+        return []
+    if path == "/ignore-body":  # answers without reading the request body
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ignored"]
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", path)])
+    return [environ["REQUEST_METHOD"].encode(), b" ", body, b" ", environ["QUERY_STRING"].encode()]
+
+
+@pytest.fixture
+def server() -> Iterator[WsgiServer]:
+    served = WsgiServer("test", app)
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def connect(server: WsgiServer) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+
+
+def test_one_connection_serves_requests_in_turn(server: WsgiServer) -> None:
+    connection = connect(server)
+    answers = []
+    for n in range(3):
+        connection.request("POST", f"/echo%20{n}?n={n}", body=f"body {n}".encode())
+        response = connection.getresponse()
+        answers.append((response.status, response.getheader("X-Path"), response.read()))
+        assert response.getheader("Connection") is None  # kept open
+    assert answers == [(200, f"/echo {n}", f"POST body {n} n={n}".encode()) for n in range(3)]
+    assert len(server.server.connections) == 1
+
+
+def test_a_body_the_app_did_not_read_does_not_reach_the_next_request(server: WsgiServer) -> None:
+    connection = connect(server)
+    connection.request("POST", "/ignore-body", body=b"GET /not-a-request HTTP/1.1\r\n\r\n")
+    assert connection.getresponse().read() == b"ignored"
+    connection.request("GET", "/next")
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"GET  ")
+
+
+def test_head_and_204_answers_have_no_body(server: WsgiServer) -> None:
+    connection = connect(server)
+    connection.request("HEAD", "/echo")
+    head = connection.getresponse()
+    assert (head.status, head.read()) == (200, b"")
+    connection.request("GET", "/empty")
+    empty = connection.getresponse()
+    assert (empty.status, empty.read(), empty.getheader("Content-Length")) == (204, b"", None)
+    connection.request("GET", "/echo")  # the connection is still in step
+    assert connection.getresponse().read() == b"GET  "
+
+
+def test_an_app_that_fails_answers_500_in_json_and_closes_the_connection(server: WsgiServer) -> None:
+    connection = connect(server)
+    connection.request("GET", "/fail")
+    response = connection.getresponse()
+    assert response.status == 500
+    assert response.read() == b'{"message": "Internal server error"}'
+    assert response.getheader("Connection") == "close"
+
+
+def test_a_chunked_request_body_is_refused_with_411(server: WsgiServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        )
+        answer = raw.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 411 ")
+    assert b"Connection: close" in answer
+
+
+def test_stop_closes_the_connections_left_open() -> None:
+    served = WsgiServer("test", app)
+    connection = connect(served)
+    connection.request("GET", "/echo")
+    assert connection.getresponse().read() == b"GET  "
+    served.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        connection.request("GET", "/echo")
+        connection.getresponse()
+    assert not served.thread.is_alive()
