@@ -15,16 +15,10 @@ from shop_fakes.auth import InMemoryUsers
 
 from auth_dynamodb import DynamoUsers
 from auth_ports import DefaultMove, UsersRepository
+from shop_local.testing import DEFAULT_ADDRESS as ADDRESS
 from shop_shared.errors import Conflict, NotFound, ServiceUnavailable
 
 FIELDS = ("id", "username", "email", "is_active", "email_verified", "token_version", "default_address_id")
-ADDRESS = {
-    "street": "1 Main St",
-    "city": "Springfield",
-    "state": "IL",
-    "postal_code": "62701",
-    "country": "US",
-}
 
 
 @pytest.fixture(params=["fake", "dynamodb"])

@@ -11,17 +11,10 @@ from shop_fakes.orders import InMemoryCustomers
 
 from orders_dynamodb import DynamoCustomers
 from orders_ports import CustomerDirectory
+from shop_local.testing import DEFAULT_ADDRESS as ADDRESS
 from shop_shared import aws, keys
 from shop_shared.config import get_settings
 from shop_shared.errors import EmailNotVerified, Unauthorized, Unprocessable
-
-ADDRESS = {
-    "street": "1 Main St",
-    "city": "Springfield",
-    "state": "IL",
-    "postal_code": "62701",
-    "country": "US",
-}
 
 
 @dataclass

@@ -11,16 +11,10 @@ from typing import Any
 
 import pytest
 
+from shop_local.testing import DEFAULT_ADDRESS as ADDRESS_BODY
 from shop_local.testing import ShopStack
 
 ITEMS = [{"product_id": 1, "quantity": 1}]
-ADDRESS_BODY = {
-    "street": "1 Main St",
-    "city": "Springfield",
-    "state": "IL",
-    "postal_code": "62701",
-    "country": "US",
-}
 
 
 def refresh(stack: ShopStack, refresh_token: str) -> Any:

@@ -22,6 +22,7 @@ import auth_emails
 import auth_profiles
 import auth_service
 import auth_sessions
+from shop_local.testing import DEFAULT_ADDRESS as ADDRESS
 from shop_shared import passwords, tokens
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
@@ -30,13 +31,6 @@ from shop_shared.models import AddressRequest, RegisterRequest, UserPatch
 
 SECRET = "unit-test-signing-secret-of-at-least-32-chars"
 PASSWORD = "correct-horse-battery"
-ADDRESS = {
-    "street": "1 Main St",
-    "city": "Springfield",
-    "state": "IL",
-    "postal_code": "62701",
-    "country": "US",
-}
 
 
 @dataclass
