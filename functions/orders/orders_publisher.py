@@ -5,13 +5,16 @@ An INSERT of an order publishes `order.created`; a MODIFY that changes its statu
 ignored. Because events leave from the stream and not from the request, a saved order always gets
 its event: if SNS refuses, the record is reported failed and the stream delivers it again.
 
+A batch's events go out in PublishBatch calls of up to ten (a batch of 25 records costs 3 calls,
+not 25: one Publish per record was the publisher's limit near 170 orders per second, docs/scale.md).
+
 Event ids are deterministic, so a record published twice (a retried batch) is recognised
 downstream and sends one e-mail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -67,50 +70,124 @@ def event_from_record(record: dict[str, Any]) -> OrderEvent | None:
     return None
 
 
-def publish(event: OrderEvent) -> None:
-    aws.client("sns").publish(
-        TopicArn=get_settings().order_events_topic_arn,
-        Message=dumps(event),
-        MessageAttributes={"event_type": {"DataType": "String", "StringValue": event.event_type}},
+# SNS PublishBatch takes at most 10 entries, and at most 256 KiB of messages and attributes in
+# all (SNS API reference, PublishBatch). It needs the same `sns:Publish` permission as Publish.
+BATCH_ENTRIES = 10
+BATCH_BYTES = 256 * 1024
+
+
+def sns_entry(event: OrderEvent, entry_id: str) -> dict[str, Any]:
+    """The PublishBatch entry of `event` (the e-mail queue's subscription delivers it raw)."""
+    return {
+        "Id": entry_id,
+        "Message": dumps(event),
+        "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": event.event_type}},
+    }
+
+
+def entry_bytes(entry: Mapping[str, Any]) -> int:
+    """What an entry counts towards a batch's size: its message and its attributes' names, types
+    and values, in UTF-8."""
+    size = len(str(entry["Message"]).encode())
+    for name, attribute in entry.get("MessageAttributes", {}).items():
+        size += len(name.encode()) + len(attribute["DataType"].encode())
+        size += len(str(attribute.get("StringValue", "")).encode())
+    return size
+
+
+def batches(
+    entries: Sequence[dict[str, Any]], max_entries: int = BATCH_ENTRIES, max_bytes: int = BATCH_BYTES
+) -> Iterator[list[dict[str, Any]]]:
+    """`entries` in order, cut into PublishBatch requests within SNS's limits."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        bytes_ = entry_bytes(entry)
+        if batch and (len(batch) == max_entries or size + bytes_ > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += bytes_
+    if batch:
+        yield batch
+
+
+def publish_in_order(entries: Sequence[dict[str, Any]], send: Callable[[list[dict[str, Any]]], Any]) -> int:
+    """Publish `entries` a batch at a time through `send` (PublishBatch); how many of them, from the
+    first, are known published. It stops at the first entry that failed (the whole call, or that
+    entry in its answer): the stream resends from there. Entries after it in the same batch may
+    have been published too; their deterministic event ids make the resend harmless."""
+    published = 0
+    for batch in batches(entries):
+        try:
+            answer = send(batch)
+        except Exception:
+            logger.warning("publishing order events failed", exc_info=True)
+            return published
+        failed = {entry["Id"]: entry for entry in answer.get("Failed", [])}
+        for entry in batch:
+            refused = failed.get(entry["Id"])
+            if refused is not None:
+                logger.warning(
+                    "SNS refused an order event",
+                    extra={"code": refused.get("Code"), "sender_fault": refused.get("SenderFault")},
+                )
+                return published
+            published += 1
+    return published
+
+
+def _send(batch: list[dict[str, Any]]) -> Any:
+    return aws.client("sns").publish_batch(
+        TopicArn=get_settings().order_events_topic_arn, PublishBatchRequestEntries=batch
     )
 
 
-def _record_handler() -> Callable[[DynamoDBRecord], None]:
-    """Publishes one record. After a failure the rest of the batch fails too without being sent:
-    the stream resends from the first failed record anyway, and this keeps an order's events in order."""
-    failed = False
+def _event_or_skip(record: dict[str, Any]) -> OrderEvent | None:
+    """The record's event; None for a record that is not one, and for a malformed order item."""
+    try:
+        return event_from_record(record)
+    except ValidationError:
+        # Retrying cannot fix a malformed item and would hold the shard up for a day: log it
+        # (with the keys, no personal data) and count it, so an alarm can point at it.
+        logger.error(
+            "order item on the stream does not make a valid event; skipped",
+            extra={"keys": record.get("dynamodb", {}).get("Keys"), "event": record.get("eventName")},
+        )
+        metrics.add_metric(name="OrderEventInvalid", unit=MetricUnit.Count, value=1)
+        return None
+
+
+def publish_records(records: Sequence[dict[str, Any]]) -> list[bool]:
+    """Publish the events of a batch's records in as few PublishBatch calls as SNS allows; for each
+    record, whether it is done (published, or nothing to publish). From the first record whose
+    event was not published on, every record is not done, events or not: the stream resends from
+    there, and an order's events stay in order."""
+    events: list[tuple[int, OrderEvent]] = []
+    for index, record in enumerate(records):
+        event = _event_or_skip(record)
+        if event is not None:
+            events.append((index, event))
+    entries = [sns_entry(event, str(number)) for number, (_, event) in enumerate(events)]
+    published = publish_in_order(entries, _send) if entries else 0
+    for _, event in events[:published]:
+        logger.info("order event published", extra={"event_id": event.event_id})
+    if published:
+        metrics.add_metric(name="OrderEventPublished", unit=MetricUnit.Count, value=published)
+    if published == len(events):
+        return [True] * len(records)
+    metrics.add_metric(name="OrderEventPublishFailed", unit=MetricUnit.Count, value=len(events) - published)
+    first_failed = events[published][0]
+    return [index < first_failed for index in range(len(records))]
+
+
+def _record_handler(done: list[bool]) -> Callable[[DynamoDBRecord], None]:
+    """Reports each record as `publish_records` found it (Powertools calls it once per record, in order)."""
+    outcomes = iter(done)
 
     def handle(record: DynamoDBRecord) -> None:
-        nonlocal failed
-        if failed:
-            raise RuntimeError("an earlier record of this batch failed; this one is retried after it")
-        try:
-            event = event_from_record(record.raw_event)
-        except ValidationError:
-            # Retrying cannot fix a malformed item and would hold the shard up for a day: log it
-            # (with the keys, no personal data) and count it, so an alarm can point at it.
-            logger.error(
-                "order item on the stream does not make a valid event; skipped",
-                extra={
-                    "keys": record.raw_event.get("dynamodb", {}).get("Keys"),
-                    "event": record.raw_event.get("eventName"),
-                },
-            )
-            metrics.add_metric(name="OrderEventInvalid", unit=MetricUnit.Count, value=1)
-            return
-        if event is None:
-            return
-        try:
-            publish(event)
-        except Exception:
-            failed = True
-            logger.warning(
-                "publishing an order event failed; it will be retried", extra={"event_id": event.event_id}
-            )
-            metrics.add_metric(name="OrderEventPublishFailed", unit=MetricUnit.Count, value=1)
-            raise
-        logger.info("order event published", extra={"event_id": event.event_id})
-        metrics.add_metric(name="OrderEventPublished", unit=MetricUnit.Count, value=1)
+        if not next(outcomes):
+            raise RuntimeError("this record's event, or an earlier one of the batch, was not published")
 
     return handle
 
@@ -121,8 +198,9 @@ def _record_handler() -> Callable[[DynamoDBRecord], None]:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Partial batch response: failed records (by sequence number) are retried by the stream. If
     every record fails, Powertools raises instead, so the function's Errors alarm sees the outage."""
+    done = publish_records(event.get("Records") or [])
     return dict(
         process_partial_response(
-            event=event, record_handler=_record_handler(), processor=processor, context=context
+            event=event, record_handler=_record_handler(done), processor=processor, context=context
         )
     )

@@ -144,6 +144,25 @@ def test_a_new_order_publishes_order_created(aws: Any, stream: Stream) -> None:
     assert body["order"]["items"][0]["product_price"] == 29.99
 
 
+def test_a_batch_of_orders_goes_out_ten_events_a_call(aws: Any, stream: Stream) -> None:
+    orders = [save_order() for _ in range(12)]
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    events = shop_aws.client("sns").meta.events
+    events.register("before-call.sns", count)
+    try:
+        assert handle(stream.batch()) == {"batchItemFailures": []}
+    finally:
+        events.unregister("before-call.sns", count)
+    assert calls == ["PublishBatch", "PublishBatch"]  # not one Publish per order
+    messages = received(aws)
+    assert sorted(body["order"]["id"] for _, body in messages) == sorted(order.id for order in orders)
+    assert {event_type for event_type, _ in messages} == {"order.created"}
+
+
 def test_a_status_change_publishes_order_status_updated(aws: Any, stream: Stream) -> None:
     order = save_order()
     handle(stream.batch())

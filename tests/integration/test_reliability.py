@@ -103,7 +103,7 @@ def test_orders_and_changes_made_while_sns_is_down_are_each_emailed_once_it_is_b
     admin = stack.admin_token()
     since = stack.order_event_counts()
     publish_failures = stack.metric_total("OrderEventPublishFailed")
-    stack.fail("sns", action="Publish")
+    stack.fail("sns", action="PublishBatch")
     try:
         first = stack.place_order(buyer, [{"product_id": 3, "quantity": 1}])
         second = stack.place_order(buyer, [{"product_id": 4, "quantity": 2}])
@@ -113,7 +113,8 @@ def test_orders_and_changes_made_while_sns_is_down_are_each_emailed_once_it_is_b
             f"/orders/{first.json()['id']}/status", token=admin, json={"status": "confirmed"}
         )
         assert confirmed.status_code == 200, confirmed.text
-        # the publisher really tried: SNS refused every attempt of its three events' calls
+        # the publisher really tried, again and again: SNS refused every attempt (4 a call) of the
+        # PublishBatch calls of the three events, and the stream retried them
         stack.wait_until(lambda: fault_hits(stack, "sns") >= 3 * 4, timeout=30)
         # ... and counted each event it could not publish (the stream keeps it to be retried)
         stack.wait_until(lambda: stack.metric_total("OrderEventPublishFailed") - publish_failures >= 3)
