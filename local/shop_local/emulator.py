@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shop_local import emulator_speedups
+from shop_local import emulator_fastpath, emulator_speedups
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
 from shop_local.serving import WsgiServer
 
@@ -274,7 +274,9 @@ class EmbeddedMoto:
         _faster_sqs()
         _expiring_shard_iterators()
         emulator_speedups.install()  # DynamoDB's item results serialised directly, same bytes
-        moto = AwsFaultMiddleware(Serialised(_dispatcher()(create_backend_app)), book)
+        # the stack's operations skip Flask's request handling, same responses (emulator_fastpath)
+        dispatch = emulator_fastpath.FastPath(_dispatcher()(create_backend_app))
+        moto = AwsFaultMiddleware(Serialised(dispatch), book)
         app = ShopControl(moto, book, account_id, region)
         self._server = WsgiServer("moto", app, host, port, serve=False)
         self.port: int = self._server.port
