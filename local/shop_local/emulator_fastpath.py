@@ -85,7 +85,7 @@ ROUTED: dict[str, frozenset[str]] = {
             "GetQueueUrl",
         }
     ),
-    "sns": frozenset({"Publish"}),
+    "sns": frozenset({"Publish", "PublishBatch"}),
     "ses": frozenset({"SendRawEmail", "SendEmail"}),
 }
 # JSON protocol: the target's prefix names the service; query protocol: the action does.

@@ -347,6 +347,37 @@ def notifications_scenario(clients: Clients) -> None:
         },
     )
     failing("NotFound", sns.publish, TopicArn=topic + "-missing", Message="lost")
+    # the publisher's call
+    sns.publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[
+            {
+                "Id": "0",
+                "Message": json.dumps({"order": "naïve ☃ & <2>"}),
+                "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": "order.created"}},
+            },
+            {"Id": "1", "Message": "second"},
+        ],
+    )
+    failing(  # moto refuses the whole batch for one bad entry
+        "InvalidParameter",
+        sns.publish_batch,
+        TopicArn=topic,
+        PublishBatchRequestEntries=[
+            {"Id": "0", "Message": "fine"},
+            {
+                "Id": "1",
+                "Message": "bad attribute",
+                "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "not a number"}},
+            },
+        ],
+    )
+    failing(
+        "NotFound",
+        sns.publish_batch,
+        TopicArn=topic + "-missing",
+        PublishBatchRequestEntries=[{"Id": "0", "Message": "lost"}],
+    )
     failing(
         "InvalidParameter",
         sns.publish,
