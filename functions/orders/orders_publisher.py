@@ -164,8 +164,16 @@ def publish_records(records: Sequence[dict[str, Any]]) -> list[bool]:
     event was not published on, every record is not done, events or not: the stream resends from
     there, and an order's events stay in order."""
     events: list[tuple[int, OrderEvent]] = []
+    unreadable = len(records)  # the first record that could not be read at all, if any
     for index, record in enumerate(records):
-        event = _event_or_skip(record)
+        try:
+            event = _event_or_skip(record)
+        except Exception:
+            # not a stream record we understand (a bug, or a new record shape): this record and
+            # the ones after it fail, the ones before it still go out
+            logger.exception("a stream record could not be read", extra={"event": record.get("eventName")})
+            unreadable = index
+            break
         if event is not None:
             events.append((index, event))
     entries = [sns_entry(event, str(number)) for number, (_, event) in enumerate(events)]
@@ -174,10 +182,13 @@ def publish_records(records: Sequence[dict[str, Any]]) -> list[bool]:
         logger.info("order event published", extra={"event_id": event.event_id})
     if published:
         metrics.add_metric(name="OrderEventPublished", unit=MetricUnit.Count, value=published)
-    if published == len(events):
-        return [True] * len(records)
-    metrics.add_metric(name="OrderEventPublishFailed", unit=MetricUnit.Count, value=len(events) - published)
-    first_failed = events[published][0]
+    first_failed = unreadable
+    if published < len(events):
+        # counted: every event of the batch that did not go out (the refused one and those after it)
+        metrics.add_metric(
+            name="OrderEventPublishFailed", unit=MetricUnit.Count, value=len(events) - published
+        )
+        first_failed = events[published][0]
     return [index < first_failed for index in range(len(records))]
 
 

@@ -117,3 +117,13 @@ def test_a_batch_without_events_calls_nothing(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(orders_publisher, "_send", sns)
     assert orders_publisher.publish_records([counter, counter]) == [True, True]
     assert sns.calls == []
+
+
+def test_a_record_that_cannot_be_read_fails_from_there_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, insert = sample_records()
+    sns = FakeSns()
+    monkeypatch.setattr(orders_publisher, "_send", sns)
+    broken = {"eventName": "INSERT", "dynamodb": "not a mapping"}
+    records = [order_insert(insert, "a"), broken, order_insert(insert, "b")]
+    assert orders_publisher.publish_records(records) == [True, False, False]
+    assert sns.calls == [["0"]]  # the event before it went out, the one after it waits
