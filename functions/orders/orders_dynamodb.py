@@ -1,6 +1,10 @@
 """The DynamoDB adapters of the orders domain (see `orders_ports`): the only module of the orders
 function that speaks DynamoDB expressions. The tables are looked up per call (cached per
-container by `shop_shared.aws`), so building the adapters costs nothing at cold start.
+container by `shop_shared.aws`), so building the adapters costs nothing at cold start. Creating
+an order (the BatchGetItem and the PutItem here, the counter's UpdateItem in orders_service) goes
+through the low-level client with the items converted by `shop_shared.aws.wire_item` /
+`plain_item`: the resource layer deep-copies and walks every request, and building it is a cost
+of its own in a new environment; the reads and the status change keep the resource.
 
 Conditional writes ask for `ReturnValuesOnConditionCheckFailure=ALL_OLD`: when botocore retried a
 write whose first attempt was stored but whose answer was lost, the condition fails against our
@@ -14,7 +18,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import ConditionBase, Key
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 import orders_rules
@@ -30,8 +33,6 @@ logger = Logger(service="orders", child=True)
 
 PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name", "is_active", "email_verified")
 ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country")
-
-_deserializer = TypeDeserializer()
 
 
 def _orders_table() -> Any:
@@ -49,7 +50,7 @@ def _old_item(exc: ClientError) -> dict[str, Any] | None:
     item = cast("dict[str, Any] | None", exc.response.get("Item"))
     if not item:
         return None
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+    return aws.plain_item(item)
 
 
 class DynamoOrders:
@@ -57,8 +58,9 @@ class DynamoOrders:
 
     def put_new(self, item: Item) -> None:
         try:
-            _orders_table().put_item(
-                Item=item,
+            aws.client("dynamodb").put_item(
+                TableName=get_settings().orders_table,
+                Item=aws.wire_item(item),
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -162,7 +164,7 @@ class DynamoCustomers:
         profile_key, address_key = keys.user_key(user_id), keys.address_key(user_id, address_id)
         request: dict[str, Any] = {
             table_name: {
-                "Keys": [profile_key, address_key],
+                "Keys": [aws.wire_item(profile_key), aws.wire_item(address_key)],
                 "ConsistentRead": True,
                 # Never read the password hash into this function.
                 **aws.projection(("pk", "sk", *PROFILE_FIELDS, *ADDRESS_FIELDS)),
@@ -170,10 +172,11 @@ class DynamoCustomers:
         }
         found: dict[str, dict[str, Any]] = {}
         for _attempt in range(4):
-            response = aws.dynamodb().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table_name, []):
+            response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+            for wire in response.get("Responses", {}).get(table_name, []):
+                item = aws.plain_item(wire)
                 found[str(item["sk"])] = item
-            request = response.get("UnprocessedKeys") or {}
+            request = response.get("UnprocessedKeys") or {}  # wire format, as sent
             if not request:
                 break
         profile, address = found.get(profile_key["sk"]), found.get(address_key["sk"])

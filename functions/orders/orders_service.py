@@ -106,14 +106,15 @@ def _orders_table() -> Any:
 
 def reserve_order_numbers(year: int, count: int) -> int:
     """Add `count` to the year's counter in one write; the new value is the block's last number."""
-    response = _orders_table().update_item(
-        Key=keys.order_counter_key(year),
+    response = aws.client("dynamodb").update_item(
+        TableName=get_settings().orders_table,
+        Key=aws.wire_item(keys.order_counter_key(year)),
         UpdateExpression="ADD #value :count",
         ExpressionAttributeNames={"#value": "value"},
-        ExpressionAttributeValues={":count": count},
+        ExpressionAttributeValues={":count": {"N": str(count)}},
         ReturnValues="UPDATED_NEW",
     )
-    return int(response["Attributes"]["value"])
+    return int(response["Attributes"]["value"]["N"])
 
 
 @cache

@@ -8,11 +8,12 @@ local stack's embedded emulator. The template declares it for every function (so
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -76,3 +77,22 @@ def projection(fields: Iterable[str]) -> dict[str, Any]:
     ... are DynamoDB reserved words)."""
     names = {f"#{field}": field for field in fields}
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+
+
+# The low-level client with items converted here does what the resource layer (`table()`) does
+# without the resource's deep copy and shape walk of every request and response: the order's hot
+# path (BatchGetItem, PutItem, the counter's UpdateItem) uses it, and never builds the resource.
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def wire_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain item (str, int, Decimal, bool, bytes, lists, maps, sets; no floats, as the resource
+    layer) in DynamoDB's wire format."""
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A wire-format item as plain Python values (numbers as Decimal), as the resource layer
+    returns them."""
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
