@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from shop_local import emulator_speedups
+
 log = logging.getLogger("shop_local.emulator")
 
 # The distributions whose code makes the response on moto's path.
@@ -56,21 +58,8 @@ PROVEN = {"moto": "5.2.5", "flask": "3.1.3", "werkzeug": "3.1.9", "flask-cors": 
 
 # Per moto service (its app's `service`): the operations taken the short way.
 ROUTED: dict[str, frozenset[str]] = {
-    "dynamodb": frozenset(
-        {
-            "GetItem",
-            "PutItem",
-            "UpdateItem",
-            "DeleteItem",
-            "BatchGetItem",
-            "BatchWriteItem",
-            "Query",
-            "Scan",
-            "TransactGetItems",
-            "TransactWriteItems",
-            "DescribeTable",
-        }
-    ),
+    # DynamoDB's item operations (the ones emulator_speedups serialises) and DescribeTable
+    "dynamodb": frozenset((*emulator_speedups.OPERATIONS["dynamodb"], "DescribeTable")),
     "dynamodbstreams": frozenset({"GetRecords", "GetShardIterator", "DescribeStream"}),
     "sqs": frozenset(
         {
