@@ -16,7 +16,6 @@ from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from shop_shared import aws, keys
@@ -31,8 +30,6 @@ TRANSACTION_ATTEMPTS = 3
 # On a refused condition, DynamoDB returns the item that is there (`ALL_OLD`): see `_is_ours`.
 ALL_OLD = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
 ABSENT = "attribute_not_exists(pk)"
-
-_deserializer = TypeDeserializer()
 
 
 def _table_name() -> str:
@@ -51,9 +48,7 @@ def _transact(items: list[dict[str, Any]]) -> None:
 
 def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
     """An item from an error response (DynamoDB JSON: the resource does not convert errors)."""
-    if item is None:
-        return None
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+    return None if item is None else aws.plain_item(item)
 
 
 def _is_ours(existing: dict[str, Any] | None, written: dict[str, Any]) -> bool:

@@ -20,7 +20,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
 from shop_shared import aws, keys
@@ -31,11 +30,10 @@ from shop_shared.observability import observability
 
 logger, metrics, tracer = observability("orders-publisher")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-_deserializer = TypeDeserializer()
 
 
 def _image(image: dict[str, Any] | None) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in (image or {}).items()}
+    return aws.plain_item(image or {})
 
 
 def event_from_record(record: dict[str, Any]) -> OrderEvent | None:
