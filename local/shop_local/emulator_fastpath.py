@@ -41,7 +41,6 @@ app (that test then fails: re-check the view and Flask's handling, then the pins
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -50,6 +49,7 @@ from importlib import metadata
 from typing import Any
 
 from shop_local import emulator_speedups
+from shop_local.serving import read_body
 
 log = logging.getLogger("shop_local.emulator")
 
@@ -134,9 +134,7 @@ def _service(environ: dict[str, Any]) -> tuple[str, str] | None:
         return service, action
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         return None
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)  # for moto to read
+    body = read_body(environ)
     if not body.startswith(b"Action="):
         return None
     action = body[7:].partition(b"&")[0].decode("latin-1")

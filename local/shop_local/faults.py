@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from shop_local.serving import read_body
+
 log = logging.getLogger("shop_local.faults")
 
 INTERNAL_USER_AGENT = "shop-local-internal"
@@ -181,23 +183,13 @@ def _service_of(environ: dict[str, Any]) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _body(environ: dict[str, Any]) -> bytes:
-    """The request's body, put back for the emulator to read again."""
-    import io
-
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body: bytes = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
-
-
 def _action_of(environ: dict[str, Any]) -> str | None:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return str(target).rsplit(".", 1)[-1]
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        actions = parse_qs(_body(environ).decode("utf-8", "replace")).get("Action")
+        actions = parse_qs(read_body(environ).decode("utf-8", "replace")).get("Action")
         if actions:
             return actions[0]
     query = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
@@ -208,7 +200,7 @@ def _tables_of(environ: dict[str, Any]) -> frozenset[str]:
     """The tables a DynamoDB request names (`TableName`; the keys of `RequestItems`; each item of
     `TransactItems`)."""
     try:
-        request = json.loads(_body(environ) or b"{}")
+        request = json.loads(read_body(environ) or b"{}")
     except ValueError:
         return frozenset()
     if not isinstance(request, dict):

@@ -34,6 +34,15 @@ NO_BODY_STATUSES = (204, 304)
 HOP_BY_HOP = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 
 
+def read_body(environ: dict[str, Any]) -> bytes:
+    """A WSGI request's body, put back (a new stream) for the next reader of `environ`: middleware
+    that looks at the body (faults, the emulator's fast path) before the app reads it."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One connection: requests in turn, each handed to the server's WSGI app."""
 

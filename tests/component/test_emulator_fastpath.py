@@ -34,7 +34,7 @@ from botocore.parsers import ResponseParserError
 from shop_local import emulator, emulator_fastpath, emulator_speedups
 from shop_local.emulator_fastpath import FastPath
 from shop_local.faults import AwsFaultMiddleware, FaultBook
-from shop_local.serving import WsgiServer
+from shop_local.serving import WsgiServer, read_body
 
 SEED = 20240501
 RAW_EMAIL = (
@@ -67,10 +67,7 @@ def _action(environ: dict[str, Any]) -> str:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return str(target)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    match = re.match(rb"Action=([A-Za-z]+)", body)
+    match = re.match(rb"Action=([A-Za-z]+)", read_body(environ))
     return match.group(1).decode() if match else "?"
 
 
