@@ -176,8 +176,13 @@ def test_the_redis_functions_may_read_the_redis_secret() -> None:
 # ------------------------------------------------------------------ e-mail
 
 
-def test_the_email_function_may_send_from_the_sender_to_any_verified_identity(each_deploy: Deploy) -> None:
-    role = each_deploy.properties("EmailFunctionRole")
+@pytest.mark.parametrize("role_name", ["EmailFunctionRole", "AuthFunctionRole"])
+def test_the_senders_may_send_from_the_sender_to_any_verified_identity(
+    each_deploy: Deploy, role_name: str
+) -> None:
+    """The order e-mails and the account e-mails (verification, reset): SES authorises the sender's
+    address or domain identity and, in the sandbox, every recipient's."""
+    role = each_deploy.properties(role_name)
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     (ses,) = [s for s in statements if "ses:SendRawEmail" in str(s["Action"])]
     assert ses["Resource"] == {
@@ -314,6 +319,8 @@ def test_the_operational_alarms_exist_and_notify(each_deploy: Deploy) -> None:
         each_deploy, "AWS/Lambda", "IteratorAge", FunctionName={"Ref": "OrderEventsPublisherFunction"}
     )
     assert _watches(each_deploy, "Shop", "OrderEventInvalid", service="orders-publisher")
+    for kind in ("verify_email", "password_reset"):
+        assert _watches(each_deploy, "Shop", "AccountEmailFailed", Kind=kind), kind
     assert _watches(each_deploy, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
 
 
@@ -334,8 +341,10 @@ def test_redis_failing_open_is_alarmed_when_redis_is_used() -> None:
 def test_the_metric_names_the_alarms_watch_are_the_ones_the_code_emits() -> None:
     sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers/shared/shop_shared").glob("*.py")]
     code = "\n".join(path.read_text(encoding="utf-8") for path in sources)
-    for metric in ("OrderEventInvalid", "RedisUnavailable"):
+    for metric in ("OrderEventInvalid", "RedisUnavailable", "AccountEmailFailed"):
         assert f'name="{metric}"' in code, metric
+    for kind in ("verify_email", "password_reset"):
+        assert f'report_failure("{kind}"' in code, kind
     for use in ("product_cache", "order_rate_limit", "login_throttle"):
         assert f'redis_unavailable("{use}")' in code, use
 
