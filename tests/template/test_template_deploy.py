@@ -384,3 +384,14 @@ def test_the_template_has_no_resource_the_local_stack_cannot_ignore() -> None:
     from shop_local.template import Template
 
     assert creation_order(Template(ROOT / "template.yaml", {"RedisUrl": "redis://127.0.0.1:6379/0"}))
+
+
+def test_the_storefronts_csp_lets_the_page_talk_to_api_gateway_of_its_region_only() -> None:
+    """connect-src names API Gateway's domain in the stack's region (not the API's id: that closes a
+    dependency cycle, see docs/deploying.md); scripts come from the page's own origin only."""
+    policy = deployed(VPC_REDIS).properties("StorefrontHeadersPolicy")
+    csp = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp["ContentSecurityPolicy"]["Fn::Sub"].split(";"))
+    assert directives["connect-src"] == "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
