@@ -49,7 +49,7 @@ ELASTICACHE_IN_VPC = {
     "VpcSubnetIds": "subnet-0aaa,subnet-0bbb",
     "VpcSecurityGroupIds": "sg-0fn",
     "VpcEgress": "nat-gateway",
-    #"VpcRouteTableIds": "rtb-0aaa,rtb-0bbb",
+    # "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb",
 }
 
 
@@ -135,7 +135,7 @@ def with_values(template: dict[str, Any], parameters: dict[str, str]) -> dict[st
 
 def run(command: list[str]) -> int:
     print("+", " ".join(shlex.quote(part) for part in command), flush=True)
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
+    return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603 - our own tools
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -191,10 +191,14 @@ class EmailSendersMayAddressAnyIdentityFromTheSender(CloudFormationLintRule):
             if not any(fnmatch.fnmatch(sending, action) for action in actions for sending in SENDING_ACTIONS):
                 continue
             resources = [_text_of(resource) for resource in _as_list(statement.get("Resource"))]
-            from_address = ((statement.get("Condition") or {}).get("StringEquals") or {}).get("ses:FromAddress")
+            from_address = ((statement.get("Condition") or {}).get("StringEquals") or {}).get(
+                "ses:FromAddress"
+            )
             if not resources or not all(resource.endswith(":identity/*") for resource in resources):
                 matches.append(
-                    RuleMatch(path, f"{path[1]}: sends e-mail but not on identity/* (SES checks every identity)")
+                    RuleMatch(
+                        path, f"{path[1]}: sends e-mail but not on identity/* (SES checks every identity)"
+                    )
                 )
             if from_address is None:
                 matches.append(
@@ -257,7 +261,9 @@ class CorsCoversEveryMethod(CloudFormationLintRule):
                 api = properties.get("RestApiId")
                 if event.get("Type") == "Api" and isinstance(api, dict) and "Ref" in api:
                     method = str(properties.get("Method", "")).upper()
-                    served_by.setdefault(api["Ref"], set()).update(HTTP_METHODS if method == "ANY" else {method})
+                    served_by.setdefault(api["Ref"], set()).update(
+                        HTTP_METHODS if method == "ANY" else {method}
+                    )
         for name, api in apis.items():
             cors = (api.get("Properties") or {}).get("Cors")
             allowed = _cors_methods(cors.get("AllowMethods")) if isinstance(cors, dict) else None
@@ -290,10 +296,11 @@ class NoReservedConcurrencyByDefault(CloudFormationLintRule):
         for name, function in _functions(cfn).items():
             value = (function.get("Properties") or {}).get("ReservedConcurrentExecutions")
             for branch in _branches(value):
+                literal = branch
                 if isinstance(branch, dict) and "Ref" in branch:
-                    branch = (parameters.get(branch["Ref"]) or {}).get("Default", 0)
+                    literal = (parameters.get(branch["Ref"]) or {}).get("Default", 0)
                 try:
-                    reserved = int(branch)
+                    reserved = int(literal)
                 except (TypeError, ValueError):
                     continue
                 if reserved > 0:

@@ -349,12 +349,15 @@ def test_the_metric_names_the_alarms_watch_are_the_ones_the_code_emits() -> None
         assert f'redis_unavailable("{use}")' in code, use
 
 
-def test_the_authorizer_has_reserved_concurrency() -> None:
-    assert deployed(VPC_REDIS).properties("AuthorizerFunction")["ReservedConcurrentExecutions"] == {
+def test_the_authorizer_reserves_concurrency_only_when_asked() -> None:
+    """A new account (quota 10) refuses any reservation: none by default, the parameter when raised."""
+    raised = deployed({**VPC_REDIS, "AuthorizerReservedConcurrency": "20"})
+    assert raised.properties("AuthorizerFunction")["ReservedConcurrentExecutions"] == {
         "Ref": "AuthorizerReservedConcurrency"
     }
-    off = deployed({**NO_REDIS, "AuthorizerReservedConcurrency": "0"})
-    assert "ReservedConcurrentExecutions" not in off.properties("AuthorizerFunction")
+    for parameters in (VPC_REDIS, NO_REDIS, NO_STOREFRONT):
+        function = deployed(parameters).properties("AuthorizerFunction")
+        assert "ReservedConcurrentExecutions" not in function
 
 
 def test_the_storefront_is_optional() -> None:

@@ -74,7 +74,7 @@ def dependency_cycle(template: dict[str, Any]) -> list[str]:
         stack.append(node)
         for target in sorted(edges[node]):
             if state.get(target) == 1:
-                return stack[stack.index(target) :] + [target]
+                return [*stack[stack.index(target) :], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         state[node] = 2
