@@ -49,7 +49,8 @@ ELASTICACHE_IN_VPC = {
     "VpcSubnetIds": "subnet-0aaa,subnet-0bbb",
     "VpcSecurityGroupIds": "sg-0fn",
     "VpcEgress": "nat-gateway",
-    # "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb",
+    "VpcId": "vpc-0abc",
+    "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb",
 }
 
 

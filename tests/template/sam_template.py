@@ -88,6 +88,7 @@ class Deploy:
 
     def __init__(self, parameters: dict[str, str]) -> None:
         self.template = translated()
+        self.given = dict(parameters)
         declared = self.template.get("Parameters") or {}
         unknown = set(parameters) - set(declared)
         assert not unknown, f"not parameters of the template: {unknown}"
@@ -148,14 +149,11 @@ class Deploy:
         return {key: item for key, item in decided.items() if item is not _NO_VALUE}
 
     def rules_failing(self) -> list[str]:
-        """The template's Rules whose assertions CloudFormation would refuse these parameters with."""
-        failing = []
-        for name, rule in (self.template.get("Rules") or {}).items():
-            if "RuleCondition" in rule and not self.evaluate(rule["RuleCondition"]):
-                continue
-            if not all(self.evaluate(assertion["Assert"]) for assertion in rule["Assertions"]):
-                failing.append(name)
-        return failing
+        """The template's Rules whose assertions CloudFormation would refuse these parameters with
+        (tools/cfn_rules_eval.py: the rule functions AWS documents, and only those)."""
+        from tools.cfn_rules_eval import refused_by_rules
+
+        return refused_by_rules(self.template, self.given)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {name: resource for name, resource in self.resources.items() if resource["Type"] == kind}

@@ -126,6 +126,51 @@ def test_a_vpc_without_a_stated_way_out_is_refused_before_anything_is_created() 
     assert deployed({**VPC_REDIS, "VpcEgress": ""}).rules_failing() == ["VpcNeedsEgress"]
 
 
+TLS_REDIS_NO_VPC = {
+    "RedisUrl": "rediss://shop-redis.example.net:6380",
+    "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-redis",
+}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        # accepted: each way a shop deploys
+        (VPC_REDIS, []),
+        ({**VPC_REDIS, "VpcId": "vpc-0abc", "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb"}, []),
+        (TLS_REDIS_NO_VPC, []),  # a TLS Redis over the internet, no VPC: cheaper, and allowed
+        (NO_REDIS, []),
+        (NO_STOREFRONT, []),
+        # refused before anything is created
+        ({**VPC_REDIS, "VpcSecurityGroupIds": ""}, ["VpcSubnetsNeedSecurityGroups"]),
+        ({**TLS_REDIS_NO_VPC, "VpcSecurityGroupIds": "sg-0fn"}, ["VpcSecurityGroupsNeedSubnets"]),
+        (
+            {**TLS_REDIS_NO_VPC, "VpcId": "vpc-0abc", "VpcRouteTableIds": "rtb-0aaa"},
+            ["DynamoDbEndpointNeedsTheVpc"],
+        ),
+        ({**VPC_REDIS, "VpcRouteTableIds": "rtb-0aaa"}, ["DynamoDbEndpointNeedsTheVpc"]),
+    ],
+)
+def test_parameter_combinations_that_would_deploy_and_then_fail_are_refused(
+    parameters: dict[str, str], refused: list[str]
+) -> None:
+    assert deployed(parameters).rules_failing() == refused
+
+
+def test_the_dynamodb_gateway_endpoint_is_made_only_with_the_route_tables() -> None:
+    """Free, and DynamoDB traffic from the functions in the VPC then bypasses the NAT gateway."""
+    with_tables = deployed({**VPC_REDIS, "VpcId": "vpc-0abc", "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb"})
+    (endpoint,) = with_tables.of_type("AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"] == {
+        "VpcEndpointType": "Gateway",
+        "VpcId": {"Ref": "VpcId"},
+        "ServiceName": {"Fn::Sub": "com.amazonaws.${AWS::Region}.dynamodb"},
+        "RouteTableIds": {"Ref": "VpcRouteTableIds"},
+    }
+    assert not deployed(VPC_REDIS).of_type("AWS::EC2::VPCEndpoint")
+    assert not deployed(NO_REDIS).of_type("AWS::EC2::VPCEndpoint")
+
+
 # ------------------------------------------------------------------ Redis settings
 
 
@@ -141,10 +186,12 @@ def test_redis_must_be_chosen_at_deploy_time() -> None:
         "none",
         "rediss://shop-abc.serverless.use1.cache.amazonaws.com:6379",
         "redis://10.0.0.5:6379/0",
+        "redis://shop-nodes.abc123.ng.0001.use1.cache.amazonaws.com:6379",  # a node group without TLS
     ):
         assert pattern.fullmatch(accepted), accepted
     for refused in (
         "",
+        "redis://shop-abc.serverless.use1.cache.amazonaws.com:6379",  # Serverless speaks TLS only
         "redis://127.0.0.1:6379/5",
         "rediss://:s3cret@host:6379",
         "rediss://user:pw@host:6379",
