@@ -445,3 +445,27 @@ def test_the_storefronts_csp_lets_the_page_talk_to_api_gateway_of_its_region_onl
     assert directives["connect-src"] == "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"
     assert directives["script-src"] == "'self'" and directives["default-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+
+
+def test_sam_adds_the_authorizers_permission_and_the_destinations_s3_policy_once(each_deploy: Deploy) -> None:
+    """Statements the template wrote a second time beside SAM's own: one of each is enough."""
+    permissions = [
+        name
+        for name, r in each_deploy.of_type("AWS::Lambda::Permission").items()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    ]
+    assert permissions == ["ShopApiJwtAuthorizerAuthorizerPermission"]
+    role = each_deploy.properties("OrderEventsPublisherFunctionRole")
+    puts = [
+        s
+        for p in role["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if "s3:PutObject" in _list(s["Action"])
+    ]
+    assert len(puts) == 1, puts
+
+
+def test_the_storefront_bucket_outlives_the_stack() -> None:
+    """A bucket with files cannot be deleted by CloudFormation: retained, stack deletion succeeds."""
+    bucket = deployed(VPC_REDIS).resources["StorefrontBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
