@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +24,28 @@ def _translated(name: str) -> dict[str, Any]:
     return with_values(translate(sam_document(), PROFILES[name]), PROFILES[name])
 
 
-def test_the_readme_deploy_command_is_rehearsed_as_written() -> None:
-    readme = readme_deploy_parameters()
-    assert PROFILES["readme"] == readme
-    # The command a new user pastes: a Redis, the VPC it is in, and nothing that fails on a new account.
-    assert readme["RedisUrl"].startswith("rediss://") and readme["VpcSubnetIds"]
+def test_the_readme_deploy_command_is_read_as_a_user_pastes_it(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "Deploy:\n\n```sh\nmake template          # checks\n"
+        ".venv/bin/sam deploy --parameter-overrides \\\n"
+        "  Stage=prod SenderEmail=orders@example.com \\\n"
+        "  VpcSubnetIds=subnet-0aaa,subnet-0bbb --no-confirm-changeset\n```\n",
+        encoding="utf-8",
+    )
+    assert readme_deploy_parameters(readme) == {
+        "Stage": "prod",
+        "SenderEmail": "orders@example.com",
+        "VpcSubnetIds": "subnet-0aaa,subnet-0bbb",
+    }
+
+
+def test_the_readme_profile_is_a_redis_in_a_vpc_that_deploys_on_a_new_account() -> None:
+    readme = PROFILES["readme"]
+    assert {"Stage", "SenderEmail", "RedisUrl", "VpcSubnetIds", "VpcSecurityGroupIds", "VpcEgress"} <= set(
+        readme
+    )
+    assert readme["RedisUrl"].startswith("rediss://")
     default = sam_document()["Parameters"]["AuthorizerReservedConcurrency"]["Default"]
     assert int(readme.get("AuthorizerReservedConcurrency", default)) == 0
 
