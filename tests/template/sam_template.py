@@ -9,7 +9,6 @@ resources whose Condition is false left out and every `Fn::If` decided. Other in
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from functools import cache
@@ -48,39 +47,36 @@ VPC_REDIS = {
     "VpcEgress": "nat-gateway",
 }
 NO_STOREFRONT = {**VPC_REDIS, "DeployStorefront": "false", "StorefrontUrl": "https://shop.example.com"}
-PARAMETER_SETS = {"no-redis": NO_REDIS, "vpc-redis": VPC_REDIS, "no-storefront": NO_STOREFRONT}
+
+
+def _parameter_sets() -> dict[str, dict[str, str]]:
+    """These, and the deploy rehearsal's profiles (the README's command among them)."""
+    from tools.rehearse import profiles
+
+    sets = {"no-redis": NO_REDIS, "vpc-redis": VPC_REDIS, "no-storefront": NO_STOREFRONT}
+    sets.update({f"rehearsal-{name}": parameters for name, parameters in profiles().items()})
+    return sets
+
+
+PARAMETER_SETS = _parameter_sets()
 
 _NO_VALUE = object()
 
 
-class _Policies:
-    """SAM asks IAM for managed policy names it cannot map itself; this template uses none."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @cache
 def sam_document() -> dict[str, Any]:
-    from samtranslator.yaml_helper import yaml_parse
+    from tools.rehearse import sam_document as parse
 
-    return yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    return parse(TEMPLATE)
 
 
 @cache
 def translated() -> dict[str, Any]:
-    """The CloudFormation template SAM makes of template.yaml (code locations as `sam package`
-    would have rewritten them)."""
-    from samtranslator.translator.transform import transform
+    """The CloudFormation template SAM makes of template.yaml (tools/rehearse.py: code locations as
+    `sam package` would have rewritten them)."""
+    from tools.rehearse import translate
 
-    document = copy.deepcopy(sam_document())
-    for resource in document["Resources"].values():
-        properties = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = f"s3://artifacts/{properties[key].strip('/')}"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return transform(document, {}, _Policies())
+    return translate(sam_document())
 
 
 class Deploy:

@@ -65,7 +65,7 @@ def test_each_rule_fires_when_broken(tmp_path: Path) -> None:
 
 
 # What main had before the deploy rehearsal: each one broke the first deploy on AWS.
-SES_ONE_IDENTITY = (
+SES_ANY_IDENTITY_FROM_THE_SENDER = (
     '              Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"\n'
     "              Condition:\n"
     "                StringEquals:\n"
@@ -79,7 +79,7 @@ RESERVED_DEFAULT = "    Default: 0\n    MinValue: 0\n    Description: >\n      C
 def _broken_deploy_template() -> str:
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
     for good, bad in (
-        (SES_ONE_IDENTITY, ONE_IDENTITY),
+        (SES_ANY_IDENTITY_FROM_THE_SENDER, ONE_IDENTITY),
         (CORS_METHODS, "        AllowMethods: \"'GET,POST,PUT,OPTIONS'\"\n"),
         (RESERVED_DEFAULT, RESERVED_DEFAULT.replace("Default: 0", "Default: 20")),
     ):
