@@ -284,8 +284,9 @@ class NoReservedConcurrencyByDefault(CloudFormationLintRule):
     id = "E9106"
     shortdesc = "No function reserves concurrency with the template's default parameters"
     description = (
-        "A new account's concurrency quota is 10 and Lambda keeps 10 unreserved: any reservation fails "
-        "the first deploy. Reserve only through a parameter whose default is 0."
+        "Lambda keeps part of an account's concurrency unreserved (100 on a standard account) and a new "
+        "account's quota is 10: any reservation fails the first deploy. Reserve only through a "
+        "parameter whose default is 0."
     )
     source_url = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
     tags = ["shop", "lambda"]
