@@ -70,10 +70,12 @@ check-network: $(STAMP)
 invoke: $(STAMP)
 	$(BIN)/shop invoke $(FN) -e $(EVENT)
 
-# cfn-lint (with the project's rules), sam validate --lint, checkov and sam build (no container:
-# the local Python is the runtime's).
+# cfn-lint (with the project's rules), the deploy rehearsal (SAM's translation for each deploy
+# profile, its Rules, cfn-lint and checkov on the translated templates: tools/rehearse.py),
+# sam validate --lint, checkov and sam build (no container: the local Python is the runtime's).
 template: $(STAMP) $(CHECKOV_VENV)/.installed
 	$(BIN)/cfn-lint --append-rules lint/cfn_rules -- template.yaml
+	$(BIN)/python tools/rehearse.py
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(CHECKOV_VENV)/bin/checkov --config-file lint/checkov.yaml -f template.yaml
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel

@@ -86,7 +86,7 @@ def send_verification(profile: dict[str, Any]) -> None:
             token=token,
         )
     except (ClientError, BotoCoreError) as exc:  # SES refused, or could not be reached
-        logger.warning("verification e-mail not sent", extra={"error": type(exc).__name__})
+        auth_emails.report_failure("verify_email", exc)
 
 
 def verify_email(token: str) -> str:
@@ -176,7 +176,7 @@ def request_password_reset(email: str) -> None:
             )
     except (ClientError, BotoCoreError) as exc:
         # Answered like success too: an error here must not reveal that the account exists.
-        logger.warning("password reset not sent", extra={"error": type(exc).__name__})
+        auth_emails.report_failure("password_reset", exc)
     time.sleep(max(0.0, RESET_ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
 
 

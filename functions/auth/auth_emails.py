@@ -21,11 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from shop_shared import aws
 from shop_shared.config import get_settings
+from shop_shared.observability import METRICS_NAMESPACE
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+
+logger = Logger(service="auth", child=True)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECTS = {
@@ -94,3 +100,15 @@ def send(kind: str, *, to: str, first_name: str, token: str) -> None:
     aws.client("ses").send_raw_email(
         Source=sender, Destinations=[mail.to], RawMessage={"Data": build_message(mail, sender)}
     )
+
+
+def report_failure(kind: str, error: Exception) -> None:
+    """An account e-mail SES refused or could not take. The request still succeeds (the account
+    exists; the user can ask again), so it is logged and counted: the AccountEmailFailedAlarm
+    watches `AccountEmailFailed` (dimension `Kind`), since a sender identity or IAM problem would
+    otherwise leave every new customer unverified in silence."""
+    logger.warning("account e-mail not sent", extra={"kind": kind, "error": type(error).__name__})
+    with single_metric(
+        name="AccountEmailFailed", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="Kind", value=kind)

@@ -121,3 +121,194 @@ class VpcOnlyForRedis(CloudFormationLintRule):
                     )
                 )
         return matches
+
+
+def _statements(cfn: Any) -> list[tuple[list[Any], dict[str, Any]]]:
+    """(path, statement) of every IAM statement of the template's roles and policies: inline role
+    policies and AWS::IAM::Policy (SAM's translation), and a SAM function's own `Policies`."""
+    found: list[tuple[list[Any], dict[str, Any]]] = []
+
+    def document(path: list[Any], value: Any) -> None:
+        for branch in _branches(value):
+            if not isinstance(branch, dict):
+                continue
+            statements = branch.get("Statement")
+            for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+                for item in _branches(statement):
+                    if isinstance(item, dict):
+                        found.append(([*path, "Statement", index], item))
+
+    for name, resource in cfn.get_resources(["AWS::IAM::Role"]).items():
+        for index, policy in enumerate((resource.get("Properties") or {}).get("Policies") or []):
+            for branch in _branches(policy):
+                if isinstance(branch, dict):
+                    path = ["Resources", name, "Properties", "Policies", index, "PolicyDocument"]
+                    document(path, branch.get("PolicyDocument"))
+    for name, resource in cfn.get_resources(["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"]).items():
+        properties = resource.get("Properties") or {}
+        document(["Resources", name, "Properties", "PolicyDocument"], properties.get("PolicyDocument"))
+    for name, resource in cfn.get_resources(["AWS::Serverless::Function"]).items():
+        for index, policy in enumerate((resource.get("Properties") or {}).get("Policies") or []):
+            document(["Resources", name, "Properties", "Policies", index], policy)
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _text_of(value: Any) -> str:
+    """A literal string, or the template string of an Fn::Sub."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return str(sub[0] if isinstance(sub, list) else sub)
+    return str(value)
+
+
+SENDING_ACTIONS = ("ses:sendemail", "ses:sendrawemail")
+
+
+class EmailSendersMayAddressAnyIdentityFromTheSender(CloudFormationLintRule):
+    id = "E9104"
+    shortdesc = "A role that sends e-mail may use any identity, from the sender only"
+    description = (
+        "SES authorises a send against the sender's identity (its address, or its domain) and, in the "
+        "sandbox, every recipient's: a statement allowing ses:SendEmail or ses:SendRawEmail must have "
+        "Resource identity/* and Condition StringEquals ses:FromAddress (else the mails of a "
+        "domain-verified sender or to sandbox recipients are refused)."
+    )
+    source_url = "https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html"
+    tags = ["shop", "iam", "ses"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        import fnmatch
+
+        matches = []
+        for path, statement in _statements(cfn):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = [str(action).lower() for action in _as_list(statement.get("Action"))]
+            if not any(fnmatch.fnmatch(sending, action) for action in actions for sending in SENDING_ACTIONS):
+                continue
+            resources = [_text_of(resource) for resource in _as_list(statement.get("Resource"))]
+            from_address = ((statement.get("Condition") or {}).get("StringEquals") or {}).get(
+                "ses:FromAddress"
+            )
+            if not resources or not all(resource.endswith(":identity/*") for resource in resources):
+                matches.append(
+                    RuleMatch(
+                        path, f"{path[1]}: sends e-mail but not on identity/* (SES checks every identity)"
+                    )
+                )
+            if from_address is None:
+                matches.append(
+                    RuleMatch(path, f"{path[1]}: sends e-mail without the condition ses:FromAddress")
+                )
+        return matches
+
+
+def _cors_methods(value: Any) -> set[str] | None:
+    """The methods of an Access-Control-Allow-Methods value ("'GET,POST'"), None if not a literal."""
+    if not isinstance(value, str):
+        return None
+    return {method.strip().upper() for method in value.strip("'").split(",") if method.strip()}
+
+
+HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH"}
+
+
+class CorsCoversEveryMethod(CloudFormationLintRule):
+    id = "E9105"
+    shortdesc = "The API's CORS methods cover every method it serves"
+    description = (
+        "A browser on another origin (the storefront on CloudFront) sends a preflight before PATCH, "
+        "DELETE, PUT and JSON POSTs: each method a route serves must be in Access-Control-Allow-Methods."
+    )
+    tags = ["shop", "api", "cors"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches = []
+        # SAM's translation: the API's OpenAPI body, with an OPTIONS mock per path.
+        for name, api in cfn.get_resources(["AWS::ApiGateway::RestApi"]).items():
+            body = (api.get("Properties") or {}).get("Body") or {}
+            for route, methods in (body.get("paths") or {}).items():
+                if not isinstance(methods, dict) or "options" not in methods:
+                    continue
+                integration = methods["options"].get("x-amazon-apigateway-integration") or {}
+                parameters = ((integration.get("responses") or {}).get("default") or {}).get(
+                    "responseParameters"
+                ) or {}
+                allowed = _cors_methods(parameters.get("method.response.header.Access-Control-Allow-Methods"))
+                if allowed is None:
+                    continue
+                served = {m.upper() for m in methods if m != "options"}
+                if "X-AMAZON-APIGATEWAY-ANY-METHOD" in served:
+                    served = (served - {"X-AMAZON-APIGATEWAY-ANY-METHOD"}) | HTTP_METHODS
+                missing = sorted(served - allowed)
+                if missing:
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, "Properties", "Body", "paths", route],
+                            f"{name} {route}: CORS does not allow {','.join(missing)}",
+                        )
+                    )
+        # The SAM template itself: AWS::Serverless::Api's Cors and the functions' Api events.
+        apis = cfn.get_resources(["AWS::Serverless::Api"])
+        served_by: dict[str, set[str]] = {}
+        for function in cfn.get_resources(["AWS::Serverless::Function"]).values():
+            for event in ((function.get("Properties") or {}).get("Events") or {}).values():
+                properties = event.get("Properties") or {}
+                api = properties.get("RestApiId")
+                if event.get("Type") == "Api" and isinstance(api, dict) and "Ref" in api:
+                    method = str(properties.get("Method", "")).upper()
+                    served_by.setdefault(api["Ref"], set()).update(
+                        HTTP_METHODS if method == "ANY" else {method}
+                    )
+        for name, api in apis.items():
+            cors = (api.get("Properties") or {}).get("Cors")
+            allowed = _cors_methods(cors.get("AllowMethods")) if isinstance(cors, dict) else None
+            if allowed is None:
+                continue
+            missing = sorted(served_by.get(name, set()) - allowed)
+            if missing:
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "Cors", "AllowMethods"],
+                        f"{name}: CORS does not allow {','.join(missing)}",
+                    )
+                )
+        return matches
+
+
+class NoReservedConcurrencyByDefault(CloudFormationLintRule):
+    id = "E9106"
+    shortdesc = "No function reserves concurrency with the template's default parameters"
+    description = (
+        "Lambda keeps part of an account's concurrency unreserved (100 on a standard account) and a new "
+        "account's quota is 10: any reservation fails the first deploy. Reserve only through a "
+        "parameter whose default is 0."
+    )
+    source_url = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
+    tags = ["shop", "lambda"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        parameters = cfn.template.get("Parameters") or {}
+        matches = []
+        for name, function in _functions(cfn).items():
+            value = (function.get("Properties") or {}).get("ReservedConcurrentExecutions")
+            for branch in _branches(value):
+                literal = branch
+                if isinstance(branch, dict) and "Ref" in branch:
+                    literal = (parameters.get(branch["Ref"]) or {}).get("Default", 0)
+                try:
+                    reserved = int(literal)
+                except (TypeError, ValueError):
+                    continue
+                if reserved > 0:
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, "Properties", "ReservedConcurrentExecutions"],
+                            f"{name} reserves {reserved} concurrent executions with the default parameters",
+                        )
+                    )
+        return matches

@@ -9,7 +9,6 @@ resources whose Condition is false left out and every `Fn::If` decided. Other in
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from functools import cache
@@ -48,39 +47,36 @@ VPC_REDIS = {
     "VpcEgress": "nat-gateway",
 }
 NO_STOREFRONT = {**VPC_REDIS, "DeployStorefront": "false", "StorefrontUrl": "https://shop.example.com"}
-PARAMETER_SETS = {"no-redis": NO_REDIS, "vpc-redis": VPC_REDIS, "no-storefront": NO_STOREFRONT}
+
+
+def _parameter_sets() -> dict[str, dict[str, str]]:
+    """These, and the deploy rehearsal's profiles (the README's command among them)."""
+    from tools.rehearse import profiles
+
+    sets = {"no-redis": NO_REDIS, "vpc-redis": VPC_REDIS, "no-storefront": NO_STOREFRONT}
+    sets.update({f"rehearsal-{name}": parameters for name, parameters in profiles().items()})
+    return sets
+
+
+PARAMETER_SETS = _parameter_sets()
 
 _NO_VALUE = object()
 
 
-class _Policies:
-    """SAM asks IAM for managed policy names it cannot map itself; this template uses none."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @cache
 def sam_document() -> dict[str, Any]:
-    from samtranslator.yaml_helper import yaml_parse
+    from tools.rehearse import sam_document as parse
 
-    return yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    return parse(TEMPLATE)
 
 
 @cache
 def translated() -> dict[str, Any]:
-    """The CloudFormation template SAM makes of template.yaml (code locations as `sam package`
-    would have rewritten them)."""
-    from samtranslator.translator.transform import transform
+    """The CloudFormation template SAM makes of template.yaml (tools/rehearse.py: code locations as
+    `sam package` would have rewritten them)."""
+    from tools.rehearse import translate
 
-    document = copy.deepcopy(sam_document())
-    for resource in document["Resources"].values():
-        properties = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = f"s3://artifacts/{properties[key].strip('/')}"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return transform(document, {}, _Policies())
+    return translate(sam_document())
 
 
 class Deploy:
@@ -88,6 +84,7 @@ class Deploy:
 
     def __init__(self, parameters: dict[str, str]) -> None:
         self.template = translated()
+        self.given = dict(parameters)
         declared = self.template.get("Parameters") or {}
         unknown = set(parameters) - set(declared)
         assert not unknown, f"not parameters of the template: {unknown}"
@@ -148,14 +145,11 @@ class Deploy:
         return {key: item for key, item in decided.items() if item is not _NO_VALUE}
 
     def rules_failing(self) -> list[str]:
-        """The template's Rules whose assertions CloudFormation would refuse these parameters with."""
-        failing = []
-        for name, rule in (self.template.get("Rules") or {}).items():
-            if "RuleCondition" in rule and not self.evaluate(rule["RuleCondition"]):
-                continue
-            if not all(self.evaluate(assertion["Assert"]) for assertion in rule["Assertions"]):
-                failing.append(name)
-        return failing
+        """The template's Rules whose assertions CloudFormation would refuse these parameters with
+        (tools/cfn_rules_eval.py: the rule functions AWS documents, and only those)."""
+        from tools.cfn_rules_eval import refused_by_rules
+
+        return refused_by_rules(self.template, self.given)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {name: resource for name, resource in self.resources.items() if resource["Type"] == kind}

@@ -126,6 +126,51 @@ def test_a_vpc_without_a_stated_way_out_is_refused_before_anything_is_created() 
     assert deployed({**VPC_REDIS, "VpcEgress": ""}).rules_failing() == ["VpcNeedsEgress"]
 
 
+TLS_REDIS_NO_VPC = {
+    "RedisUrl": "rediss://shop-redis.example.net:6380",
+    "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-redis",
+}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        # accepted: each way a shop deploys
+        (VPC_REDIS, []),
+        ({**VPC_REDIS, "VpcId": "vpc-0abc", "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb"}, []),
+        (TLS_REDIS_NO_VPC, []),  # a TLS Redis over the internet, no VPC: cheaper, and allowed
+        (NO_REDIS, []),
+        (NO_STOREFRONT, []),
+        # refused before anything is created
+        ({**VPC_REDIS, "VpcSecurityGroupIds": ""}, ["VpcSubnetsNeedSecurityGroups"]),
+        ({**TLS_REDIS_NO_VPC, "VpcSecurityGroupIds": "sg-0fn"}, ["VpcSecurityGroupsNeedSubnets"]),
+        (
+            {**TLS_REDIS_NO_VPC, "VpcId": "vpc-0abc", "VpcRouteTableIds": "rtb-0aaa"},
+            ["DynamoDbEndpointNeedsTheVpc"],
+        ),
+        ({**VPC_REDIS, "VpcRouteTableIds": "rtb-0aaa"}, ["DynamoDbEndpointNeedsTheVpc"]),
+    ],
+)
+def test_parameter_combinations_that_would_deploy_and_then_fail_are_refused(
+    parameters: dict[str, str], refused: list[str]
+) -> None:
+    assert deployed(parameters).rules_failing() == refused
+
+
+def test_the_dynamodb_gateway_endpoint_is_made_only_with_the_route_tables() -> None:
+    """Free, and DynamoDB traffic from the functions in the VPC then bypasses the NAT gateway."""
+    with_tables = deployed({**VPC_REDIS, "VpcId": "vpc-0abc", "VpcRouteTableIds": "rtb-0aaa,rtb-0bbb"})
+    (endpoint,) = with_tables.of_type("AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"] == {
+        "VpcEndpointType": "Gateway",
+        "VpcId": {"Ref": "VpcId"},
+        "ServiceName": {"Fn::Sub": "com.amazonaws.${AWS::Region}.dynamodb"},
+        "RouteTableIds": {"Ref": "VpcRouteTableIds"},
+    }
+    assert not deployed(VPC_REDIS).of_type("AWS::EC2::VPCEndpoint")
+    assert not deployed(NO_REDIS).of_type("AWS::EC2::VPCEndpoint")
+
+
 # ------------------------------------------------------------------ Redis settings
 
 
@@ -141,10 +186,12 @@ def test_redis_must_be_chosen_at_deploy_time() -> None:
         "none",
         "rediss://shop-abc.serverless.use1.cache.amazonaws.com:6379",
         "redis://10.0.0.5:6379/0",
+        "redis://shop-nodes.abc123.ng.0001.use1.cache.amazonaws.com:6379",  # a node group without TLS
     ):
         assert pattern.fullmatch(accepted), accepted
     for refused in (
         "",
+        "redis://shop-abc.serverless.use1.cache.amazonaws.com:6379",  # Serverless speaks TLS only
         "redis://127.0.0.1:6379/5",
         "rediss://:s3cret@host:6379",
         "rediss://user:pw@host:6379",
@@ -176,8 +223,13 @@ def test_the_redis_functions_may_read_the_redis_secret() -> None:
 # ------------------------------------------------------------------ e-mail
 
 
-def test_the_email_function_may_send_from_the_sender_to_any_verified_identity(each_deploy: Deploy) -> None:
-    role = each_deploy.properties("EmailFunctionRole")
+@pytest.mark.parametrize("role_name", ["EmailFunctionRole", "AuthFunctionRole"])
+def test_the_senders_may_send_from_the_sender_to_any_verified_identity(
+    each_deploy: Deploy, role_name: str
+) -> None:
+    """The order e-mails and the account e-mails (verification, reset): SES authorises the sender's
+    address or domain identity and, in the sandbox, every recipient's."""
+    role = each_deploy.properties(role_name)
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     (ses,) = [s for s in statements if "ses:SendRawEmail" in str(s["Action"])]
     assert ses["Resource"] == {
@@ -314,6 +366,8 @@ def test_the_operational_alarms_exist_and_notify(each_deploy: Deploy) -> None:
         each_deploy, "AWS/Lambda", "IteratorAge", FunctionName={"Ref": "OrderEventsPublisherFunction"}
     )
     assert _watches(each_deploy, "Shop", "OrderEventInvalid", service="orders-publisher")
+    for kind in ("verify_email", "password_reset"):
+        assert _watches(each_deploy, "Shop", "AccountEmailFailed", Kind=kind), kind
     assert _watches(each_deploy, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
 
 
@@ -334,18 +388,23 @@ def test_redis_failing_open_is_alarmed_when_redis_is_used() -> None:
 def test_the_metric_names_the_alarms_watch_are_the_ones_the_code_emits() -> None:
     sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers/shared/shop_shared").glob("*.py")]
     code = "\n".join(path.read_text(encoding="utf-8") for path in sources)
-    for metric in ("OrderEventInvalid", "RedisUnavailable"):
+    for metric in ("OrderEventInvalid", "RedisUnavailable", "AccountEmailFailed"):
         assert f'name="{metric}"' in code, metric
+    for kind in ("verify_email", "password_reset"):
+        assert f'report_failure("{kind}"' in code, kind
     for use in ("product_cache", "order_rate_limit", "login_throttle"):
         assert f'redis_unavailable("{use}")' in code, use
 
 
-def test_the_authorizer_has_reserved_concurrency() -> None:
-    assert deployed(VPC_REDIS).properties("AuthorizerFunction")["ReservedConcurrentExecutions"] == {
+def test_the_authorizer_reserves_concurrency_only_when_asked() -> None:
+    """A new account (quota 10) refuses any reservation: none by default, the parameter when raised."""
+    raised = deployed({**VPC_REDIS, "AuthorizerReservedConcurrency": "20"})
+    assert raised.properties("AuthorizerFunction")["ReservedConcurrentExecutions"] == {
         "Ref": "AuthorizerReservedConcurrency"
     }
-    off = deployed({**NO_REDIS, "AuthorizerReservedConcurrency": "0"})
-    assert "ReservedConcurrentExecutions" not in off.properties("AuthorizerFunction")
+    for parameters in (VPC_REDIS, NO_REDIS, NO_STOREFRONT):
+        function = deployed(parameters).properties("AuthorizerFunction")
+        assert "ReservedConcurrentExecutions" not in function
 
 
 def test_the_storefront_is_optional() -> None:
@@ -375,3 +434,38 @@ def test_the_template_has_no_resource_the_local_stack_cannot_ignore() -> None:
     from shop_local.template import Template
 
     assert creation_order(Template(ROOT / "template.yaml", {"RedisUrl": "redis://127.0.0.1:6379/0"}))
+
+
+def test_the_storefronts_csp_lets_the_page_talk_to_api_gateway_of_its_region_only() -> None:
+    """connect-src names API Gateway's domain in the stack's region (not the API's id: that closes a
+    dependency cycle, see docs/deploying.md); scripts come from the page's own origin only."""
+    policy = deployed(VPC_REDIS).properties("StorefrontHeadersPolicy")
+    csp = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp["ContentSecurityPolicy"]["Fn::Sub"].split(";"))
+    assert directives["connect-src"] == "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+
+
+def test_sam_adds_the_authorizers_permission_and_the_destinations_s3_policy_once(each_deploy: Deploy) -> None:
+    """Statements the template wrote a second time beside SAM's own: one of each is enough."""
+    permissions = [
+        name
+        for name, r in each_deploy.of_type("AWS::Lambda::Permission").items()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    ]
+    assert permissions == ["ShopApiJwtAuthorizerAuthorizerPermission"]
+    role = each_deploy.properties("OrderEventsPublisherFunctionRole")
+    puts = [
+        s
+        for p in role["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if "s3:PutObject" in _list(s["Action"])
+    ]
+    assert len(puts) == 1, puts
+
+
+def test_the_storefront_bucket_outlives_the_stack() -> None:
+    """A bucket with files cannot be deleted by CloudFormation: retained, stack deletion succeeds."""
+    bucket = deployed(VPC_REDIS).resources["StorefrontBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")

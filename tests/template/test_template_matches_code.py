@@ -90,7 +90,12 @@ def test_the_gateways_cors_is_the_resolvers(template: Template) -> None:
     cors = {key: _unquote(value) for key, value in resource["Cors"].items()}
     assert cors["AllowOrigin"] == api.CORS_ALLOW_ORIGIN
     assert cors["AllowHeaders"].split(",") == list(api.CORS_ALLOW_HEADERS)
-    assert cors["AllowMethods"].split(",") == list(api.CORS_ALLOW_METHODS)
+    # Every method a route serves, and the preflight's own: from the template's events, not a constant.
+    served = {route.method for route in template.api_routes()}
+    assert served >= {"GET", "POST", "PUT", "PATCH", "DELETE"}, served
+    assert set(cors["AllowMethods"].split(",")) == served | {"OPTIONS"}
+    # Every request header the storefront sets that a browser does not send on its own authority.
+    assert _storefront_request_headers() - CORS_SAFELISTED <= set(cors["AllowHeaders"].split(","))
     assert int(cors["MaxAge"]) == api.CORS_MAX_AGE
     # The resolver's answers carry the same origin (and the headers the preflight allows).
     resolver_cors = api.make_resolver(observability.observability("cors-check")[0])._cors
@@ -103,6 +108,29 @@ def test_the_gateways_cors_is_the_resolvers(template: Template) -> None:
     for name, response in template.gateway_responses().items():
         headers = (response.get("ResponseParameters") or {}).get("Headers") or {}
         assert _unquote(headers.get("Access-Control-Allow-Origin")) == api.CORS_ALLOW_ORIGIN, name
+
+
+# Headers a browser sends cross-origin without a preflight (Fetch standard, "CORS-safelisted request
+# header"); Content-Type is one only for form and text types, never for application/json.
+CORS_SAFELISTED = {"Accept", "Accept-Language", "Content-Language"}
+
+
+def _storefront_request_headers() -> set[str]:
+    """The header names web/js sets on its requests: `headers: { Name: ... }` literals and
+    `init.headers.Name` / `init.headers["Name"]` assignments."""
+    names: set[str] = set()
+    for path in (ROOT / "web").rglob("*.js"):
+        source = path.read_text(encoding="utf-8")
+        for literal in re.findall(r"headers: \{([^}]*)\}", source):
+            names.update(re.findall(r'"?([A-Za-z][\w-]*)"?\s*:', literal))
+        for dotted, quoted in re.findall(r'headers(?:\.([A-Za-z][\w-]*)|\["([A-Za-z][\w-]*)"\])\s*=', source):
+            names.add(dotted or quoted)
+    return names
+
+
+def test_the_storefront_header_scan_finds_the_headers_it_sets() -> None:
+    """The check above can fail: the scan sees the headers web/js/api.js and the cart really set."""
+    assert {"Authorization", "Content-Type", "Idempotency-Key", "Accept"} <= _storefront_request_headers()
 
 
 def _alarm_metrics(template: Template) -> list[tuple[str, dict[str, Any]]]:

@@ -6,6 +6,7 @@ tests/component/test_auth_*_contract.py proves it."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from botocore.exceptions import ClientError
 from shop_fakes.auth import InMemorySessions, InMemoryUsers, fake_adapters
 
 import auth_accounts
@@ -232,6 +234,32 @@ def test_a_reset_link_dies_with_a_password_change_and_unknown_emails_get_none(au
     link = auth.link("password_reset")
     assert refused_code(auth_accounts.confirm_password_reset, link, "fourth-secret-44") == "invalid_token"
     auth_service.login("jane", "brand-new-secret-3")
+
+
+def _account_email_failures(output: str) -> list[str]:
+    """The `Kind` of every AccountEmailFailed metric (EMF, one JSON line each) in the output."""
+    return [
+        json.loads(line)["Kind"]
+        for line in output.splitlines()
+        if line.startswith("{") and '"AccountEmailFailed"' in line
+    ]
+
+
+def test_an_account_email_ses_refuses_is_counted_for_the_alarm(
+    auth: Auth, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SES refusing the verification or reset e-mail (an IAM or identity problem after a deploy)
+    leaves the account working but is never silent: the AccountEmailFailedAlarm watches this metric."""
+
+    def refused(kind: str, **_: Any) -> None:
+        error = {"Error": {"Code": "AccessDenied", "Message": "not authorized to perform ses:SendRawEmail"}}
+        raise ClientError(error, "SendRawEmail")
+
+    monkeypatch.setattr(auth_emails, "send", refused)
+    jane = auth.register("jane", "jane@example.com")
+    auth_accounts.request_password_reset("jane@example.com")  # still answered as accepted
+    assert auth_service.read_user(jane.user_id).email_verified is False
+    assert _account_email_failures(capsys.readouterr().out) == ["verify_email", "password_reset"]
 
 
 # ------------------------------------------------------------------------------------ e-mail verification
