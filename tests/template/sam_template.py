@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tools.cfn_rules_eval import parameter_values, refused_by_rules
+
 ROOT = Path(__file__).resolve().parents[2]
 # Under `make test` (SHOP_REQUIRE_BUILD=1) and CI, what `make template` builds must be there: its
 # absence is a failure, never a skip.
@@ -88,13 +90,7 @@ class Deploy:
         declared = self.template.get("Parameters") or {}
         unknown = set(parameters) - set(declared)
         assert not unknown, f"not parameters of the template: {unknown}"
-        self.parameters: dict[str, Any] = {}
-        for name, spec in declared.items():
-            value = parameters.get(name, spec.get("Default"))
-            assert value is not None, f"parameter {name} has no default and was not given"
-            if spec.get("Type") == "CommaDelimitedList":
-                value = [item.strip() for item in str(value).split(",")]
-            self.parameters[name] = value
+        self.parameters: dict[str, Any] = parameter_values(self.template, self.given)
         self.conditions: dict[str, bool] = {}
         for name, expression in (self.template.get("Conditions") or {}).items():
             self.conditions[name] = bool(self.evaluate(expression))
@@ -105,7 +101,7 @@ class Deploy:
             self.resources[logical_id] = self.decide(resource)
 
     def evaluate(self, expression: Any) -> Any:
-        """Condition and rule functions, on parameters only."""
+        """Condition functions, on parameters only (the Rules: tools/cfn_rules_eval.py)."""
         if not isinstance(expression, dict):
             return expression
         ((function, argument),) = expression.items()
@@ -125,9 +121,6 @@ class Deploy:
         if function == "Fn::Join":
             separator, items = argument
             return separator.join(str(item) for item in self.evaluate(items))
-        if function == "Fn::EachMemberEquals":
-            members, value = (self.evaluate(item) for item in argument)
-            return all(member == value for member in members)
         raise AssertionError(f"unsupported in a condition: {function}")
 
     def decide(self, value: Any) -> Any:
@@ -147,8 +140,6 @@ class Deploy:
     def rules_failing(self) -> list[str]:
         """The template's Rules whose assertions CloudFormation would refuse these parameters with
         (tools/cfn_rules_eval.py: the rule functions AWS documents, and only those)."""
-        from tools.cfn_rules_eval import refused_by_rules
-
         return refused_by_rules(self.template, self.given)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
