@@ -118,6 +118,7 @@ class RemoteMailbox:
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
         self._seen: dict[str, str] = {}
+        self._moto = False
         self._lock = threading.Lock()
 
     def _first_seen(self, message_id: str) -> str:
@@ -127,8 +128,11 @@ class RemoteMailbox:
     def emails(self) -> list[Mail]:
         import requests
 
-        response = requests.get(f"{self.endpoint_url}/_aws/ses", timeout=5)
-        if response.status_code == 404:
+        if self._moto:
+            return self._moto_emails()
+        response = requests.get(f"{self.endpoint_url}/_aws/ses", timeout=30)
+        if response.status_code == 404:  # not LocalStack: a moto server, asked that way from now on
+            self._moto = True
             return self._moto_emails()
         response.raise_for_status()
         result = []
@@ -156,11 +160,7 @@ class RemoteMailbox:
         return result
 
     def _moto_emails(self) -> list[Mail]:
-        import requests
-
-        response = requests.get(f"{self.endpoint_url}/moto-api/data.json", timeout=10)
-        response.raise_for_status()
-        ses = response.json().get("ses") or {}
+        ses = self._moto_dump().get("ses") or {}
         result = []
         for message in ses.get("RawMessage") or []:
             mail = parse_raw(
@@ -186,6 +186,23 @@ class RemoteMailbox:
             )
         result.sort(key=lambda mail: str(mail["time"]))
         return result
+
+    def _moto_dump(self, attempts: int = 3) -> dict[str, Any]:
+        """moto's `/moto-api/data.json`. moto builds it by walking every tracked model while the
+        functions go on changing them, so a dump can fail (500) or be slow now and then; it is a
+        read, so it is simply asked again."""
+        import requests
+
+        for attempt in range(1, attempts + 1):
+            try:
+                response = requests.get(f"{self.endpoint_url}/moto-api/data.json", timeout=30)
+                response.raise_for_status()
+                return dict(response.json())
+            except (requests.HTTPError, requests.Timeout, ValueError):
+                if attempt == attempts:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
 
 def wait_for(mailbox: Any, predicate: Any, timeout: float = 10.0, interval: float = 0.2) -> list[Mail]:

@@ -517,7 +517,8 @@ class ShopStack:
 
     # ------------------------------------------------------------------ mail
     def emails(self) -> list[dict[str, Any]]:
-        response = self.http.get(f"{self.url}/_dev/emails", timeout=10)
+        # an outside emulator's mailbox is read from a dump that can take a while under load
+        response = self.http.get(f"{self.url}/_dev/emails", timeout=60)
         response.raise_for_status()
         return list(response.json())
 
