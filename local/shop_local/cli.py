@@ -45,6 +45,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     settings = Settings.from_env(port=args.port)
     settings.verbose = args.verbose
+    if not args.no_state and not settings.aws_endpoint_url:
+        from shop_local.dev_state import discard
+
+        settings.dev_state = args.state
+        if args.fresh:
+            discard(args.state)
     if not _port_free(settings.host, settings.port):
         log.error(
             "port %s is already in use: stop what uses it, or set PORT (0 = any free port)", settings.port
@@ -225,6 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument(
         "-v", "--verbose", action="store_true", help="show the functions' own log lines here too"
     )
+    from shop_local.dev_state import DEFAULT_STATE_FILE
+
+    dev.add_argument(
+        "--state",
+        type=Path,
+        default=DEFAULT_STATE_FILE,
+        help="where the tables and the mailbox are kept across restarts (default: %(default)s)",
+    )
+    dev.add_argument(
+        "--fresh", action="store_true", help="start with empty tables and mailbox (make run FRESH=1)"
+    )
+    dev.add_argument("--no-state", action="store_true", help="start empty and keep nothing (test stacks)")
     dev.set_defaults(func=cmd_dev)
 
     backing = commands.add_parser(
