@@ -659,7 +659,8 @@ class DevStack:
         if self.settings.runtime == "in-process":
             return "in this process"
         suffix = "" if self.settings.verbose else "; --verbose shows them here too"
-        return f"Lambda runtime interface client, logs in {self.settings.function_log}{suffix}"
+        runtime = "AWS's Runtime Interface Emulator + runtime interface client"
+        return f"{runtime}, logs in {self.settings.function_log}{suffix}"
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:

@@ -3,14 +3,19 @@ in a state file; `--fresh` starts empty; an unusable state file is set aside, ne
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from shop_local import dev_state
 from shop_local.emulator import ACCOUNT_ID
+from shop_local.template import ROOT
 from shop_local.testing import ShopStack
 
 
@@ -24,10 +29,19 @@ def test_a_user_registered_before_a_restart_logs_in_after_it_and_fresh_empties_i
     assert before.exit_code == 0
     assert state.is_file()
 
+    banner = before.log_text()
+    assert "kept across restarts: users, orders, sessions and the mailbox" in banner
+    assert "make run FRESH=1" in banner and "SHOP_ADMIN_PASSWORD" in banner
+    assert "POST    /auth/login" in banner
+
     with ShopStack(redis_url=redis_url, state_file=state) as after:
         assert after.login(user["username"], user["password"])
         assert len(after.emails()) >= mails_before  # the mailbox too
+        invoked = _invoke_login_against(after, user, tmp_path)
     assert "dev state restored" in after.log_text()
+    # `shop invoke --stack URL` found the running stack's tables by itself
+    assert invoked.returncode == 0, invoked.stderr[-2000:]
+    assert json.loads(invoked.stdout)["statusCode"] == 200
 
     with ShopStack(redis_url=redis_url, state_file=state, fresh=True) as fresh:
         response = fresh.post(
@@ -35,6 +49,34 @@ def test_a_user_registered_before_a_restart_logs_in_after_it_and_fresh_empties_i
         )
         assert response.status_code == 401
         assert fresh.emails() == []
+
+
+def _invoke_login_against(
+    stack: ShopStack, user: dict[str, str], folder: Path
+) -> subprocess.CompletedProcess[str]:
+    event = json.loads((ROOT / "events" / "auth-login.json").read_text(encoding="utf-8"))
+    event["body"] = json.dumps({"username": user["username"], "password": user["password"]})
+    path = folder / "login.json"
+    path.write_text(json.dumps(event), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key not in ("AWS_ENDPOINT_URL", "REDIS_URL")}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shop_local.cli",
+            "invoke",
+            "AuthFunction",
+            "-e",
+            str(path),
+            "--stack",
+            stack.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 def test_a_test_stack_keeps_nothing(redis_url: str) -> None:
