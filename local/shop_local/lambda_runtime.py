@@ -363,6 +363,8 @@ class Environment:
                 if init is not None:
                     self.init_ms = float(init.group(1))
                 continue
+            if self.stopping:
+                continue  # a runtime whose emulator is gone says so, with a traceback: not news
             self.logs.write(self.spec.function_id, line)
             if line.startswith("REPORT RequestId:"):
                 self._report = {name: float(value) for name, value in _REPORT_FIELD.findall(line)}
@@ -454,18 +456,30 @@ class Environment:
         self._reported.wait(wait)
         return dict(self._report)
 
+    def _runtime_pids(self) -> list[int]:
+        """The emulator's children (the runtime): RIE starts them in a process group of their own."""
+        pid = self.pid
+        try:
+            return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def stop(self, grace: float = 0.0) -> None:
-        """Stop the emulator and its runtime (one process group)."""
-        self.stopping = True
+        """Stop the emulator and its runtime. SIGTERM first: RIE then kills the runtime itself
+        ("SandboxTerminated"); whatever is left after `grace` (or at once) is killed."""
+        self.stopping = True  # from here on, the runtime's last words are not the function's
         process = self.process
         if process is None:
             return
+        runtime = self._runtime_pids()
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM if grace else signal.SIGKILL)
+                process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=grace or 5)
-        # the runtime may outlive a TERMed emulator: its group goes too
+                process.wait(timeout=max(grace, 1.0))
+        for pid in [*runtime, process.pid]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
