@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,19 @@ def test_a_change_in_any_watched_folder_is_seen_once_and_bytecode_is_not_a_chang
     (layer / "rules.py").write_text("y = 22\n")  # the layer's code
     assert watch.changed()
     assert not watch.changed()
+
+
+def test_a_changed_template_is_reported_as_needing_a_restart(
+    served: tuple[Client, LambdaRuntime], project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="shop_local.lambda_runtime")
+    template = project / "template.yaml"
+    template.write_text(
+        template.read_text(encoding="utf-8") + "# a new route would go here\n", encoding="utf-8"
+    )
+
+    deadline = time.monotonic() + 10  # the reaper's thread looks once a second
+    while "restart the stack" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert "template.yaml changed: restart the stack (make run)" in caplog.text
