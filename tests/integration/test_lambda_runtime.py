@@ -1,10 +1,10 @@
-"""The local Lambda runtime (shop_local.lambda_runtime): execution environments of AWS's runtime
-interface client, behind the local API Gateway.
+"""The local Lambda runtime (shop_local.lambda_runtime): execution environments of AWS's Runtime
+Interface Emulator (aws-lambda-rie + awslambdaric), behind the local API Gateway.
 
 The functions are the small ones of `lambda_layout/template.yaml` (they inspect their
 environment, import what Lambda would not give them, or sleep), served by the real `Gateway` in
-this process, so each test sees one request's whole path: gateway → pool → environment process →
-Runtime API → gateway.
+this process, so each test sees one request's whole path: gateway → pool → aws-lambda-rie →
+awslambdaric → gateway.
 """
 
 from __future__ import annotations
