@@ -61,7 +61,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 run: $(STAMP)
-	$(BIN)/shop dev
+	$(BIN)/shop dev $(if $(FRESH),--fresh)
 
 # Before a deploy with VpcSubnetIds: do those subnets reach the internet through a NAT gateway?
 check-network: $(STAMP)

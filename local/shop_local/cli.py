@@ -2,6 +2,7 @@
 
 shop dev [--port N]                     the whole system locally (`make run`); --port 0 = any free port
 shop invoke FUNCTION -e events/X.json   run one function of the template with a sample event
+            [--stack http://127.0.0.1:3000] against a running stack's data (its /_dev/resources)
 shop backing [--host 0.0.0.0]           only the backing services, for `sam local start-api`
 shop openapi [-o FILE] [--check]        write (or check) docs/openapi.json from the code
 """
@@ -45,6 +46,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     settings = Settings.from_env(port=args.port)
     settings.verbose = args.verbose
+    if not args.no_state and not settings.aws_endpoint_url:
+        from shop_local.dev_state import discard
+
+        settings.dev_state = args.state
+        if args.fresh:
+            discard(args.state)
     if not _port_free(settings.host, settings.port):
         log.error(
             "port %s is already in use: stop what uses it, or set PORT (0 = any free port)", settings.port
@@ -60,7 +67,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except Exception:
         log.exception("the local stack could not start")
         return 1
-    print(stack.ready_line(), flush=True)
+    print(banner(stack), flush=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -133,6 +140,45 @@ def _server_error(response: Any) -> bool:
     return isinstance(status, int) and status >= 500
 
 
+def _use_running_stack(url: str) -> None:
+    """Point this invoke at a running stack's emulator, Redis and product API, as its own
+    `/_dev/resources` names them (instead of three values copied by hand)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url.rstrip('/')}/_dev/resources", timeout=10) as answer:  # noqa: S310
+        resources = json.loads(answer.read())
+    os.environ["AWS_ENDPOINT_URL"] = resources["aws_endpoint"]
+    os.environ["REDIS_URL"] = resources["functions_redis_url"]
+    os.environ["PRODUCT_API_URL"] = resources["product_api_url"]
+
+
+def banner(stack: Any) -> str:
+    """What `shop dev` prints once it is ready: where, what persists, how to start fresh, the
+    routes, how to log in as staff."""
+    settings = stack.settings
+    lines = [stack.ready_line(), f"  storefront: {stack.url}/  mailbox: {stack.url}/#/mailbox"]
+    if settings.dev_state is not None:
+        lines.append(
+            f"  kept across restarts: users, orders, sessions and the mailbox ({settings.dev_state}); "
+            "start empty with `make run FRESH=1` (shop dev --fresh). Redis keeps its own data."
+        )
+    else:
+        lines.append("  nothing is kept across restarts (an outside emulator or --no-state)")
+    lines.append("  code under functions/ and layers/shared/ is picked up on the next request; a change to")
+    lines.append("  template.yaml (routes, variables, resources) needs a restart")
+    if settings.admin_password:
+        lines.append("  staff: log in as `admin` with SHOP_ADMIN_PASSWORD")
+    else:
+        lines.append("  staff: set SHOP_ADMIN_PASSWORD and restart to get an `admin` user with that password")
+    routes = sorted(stack.template.api_routes(), key=lambda route: (route.path, route.method))
+    lines.append("  routes:")
+    lines += [
+        f"    {route.method:<7} {route.path:<40} {route.function_id}{'' if route.authorizer else ' (public)'}"
+        for route in routes
+    ]
+    return "\n".join(lines)
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from shop_local.stack import DevStack, Settings, configure_logging
     from shop_local.template import Template
@@ -154,6 +200,12 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if not events:
         events.append(("(empty event)", {}))
 
+    if args.stack:
+        try:
+            _use_running_stack(args.stack)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"shop invoke: cannot read {args.stack}/_dev/resources: {exc}", file=sys.stderr)
+            return 2
     settings = Settings.from_env()
     known = Template(settings.template_path).functions()
     if args.function not in known:
@@ -225,6 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument(
         "-v", "--verbose", action="store_true", help="show the functions' own log lines here too"
     )
+    from shop_local.dev_state import DEFAULT_STATE_FILE
+
+    dev.add_argument(
+        "--state",
+        type=Path,
+        default=DEFAULT_STATE_FILE,
+        help="where the tables and the mailbox are kept across restarts (default: %(default)s)",
+    )
+    dev.add_argument(
+        "--fresh", action="store_true", help="start with empty tables and mailbox (make run FRESH=1)"
+    )
+    dev.add_argument("--no-state", action="store_true", help="start empty and keep nothing (test stacks)")
     dev.set_defaults(func=cmd_dev)
 
     backing = commands.add_parser(
@@ -260,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. OrdersFunction")
     invoke.add_argument("-e", "--event", action="append", default=[], help="event JSON file (repeatable)")
     invoke.add_argument("-v", "--verbose", action="store_true", help="log the stack's start-up too")
+    invoke.add_argument(
+        "--stack",
+        metavar="URL",
+        help="a running stack (e.g. http://127.0.0.1:3000): use its data and services",
+    )
     invoke.set_defaults(func=cmd_invoke)
 
     spec = commands.add_parser("openapi", help="write the OpenAPI document generated from the code")

@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from shop_local import emulator_fastpath, emulator_speedups
@@ -56,8 +57,10 @@ class Serialised:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.calls = 0  # the dev state is saved when it moved (shop_local.dev_state)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.calls += 1
         if environ.get("HTTP_X_AMZ_TARGET") in self.UNLOCKED:
             return list(self.app(environ, start_response))
         with self.lock:
@@ -268,26 +271,37 @@ class EmbeddedMoto:
         *,
         account_id: str = ACCOUNT_ID,
         region: str = REGION,
+        state_file: Path | None = None,
     ) -> None:
         from moto.moto_server.werkzeug_app import create_backend_app
+
+        from shop_local.dev_state import StateKeeper
 
         _faster_sqs()
         _expiring_shard_iterators()
         emulator_speedups.install()  # DynamoDB's item results serialised directly, same bytes
         # the stack's operations skip Flask's request handling, same responses (emulator_fastpath)
         dispatch = emulator_fastpath.FastPath(_dispatcher()(create_backend_app))
-        moto = AwsFaultMiddleware(Serialised(dispatch), book)
+        serialised = Serialised(dispatch)
+        moto = AwsFaultMiddleware(serialised, book)
+        self.keeper = None
+        if state_file is not None:  # `make run`: the dev data kept across restarts
+            self.keeper = StateKeeper(state_file, account_id, serialised.lock, lambda: serialised.calls)
         app = ShopControl(moto, book, account_id, region)
         self._server = WsgiServer("moto", app, host, port, serve=False)
         self.port: int = self._server.port
         self.url = f"http://{host}:{self.port}"
 
     def start(self) -> EmbeddedMoto:
+        if self.keeper is not None:
+            self.keeper.start()
         self._server.serve()
         return self
 
     def stop(self) -> None:
         self._server.stop()
+        if self.keeper is not None:
+            self.keeper.stop()
 
 
 class EmulatorProcess:
@@ -298,7 +312,14 @@ class EmulatorProcess:
     pipe from here, reaches end of file), so it never outlives the stack, however the stack ends.
     It has a session of its own: Ctrl-C in a terminal reaches the stack, which stops it last."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 60.0,
+        state_file: Path | None = None,
+    ) -> None:
+        self.state_file = state_file
         self.host = host
         self.port = port
         self.startup_timeout = startup_timeout
@@ -311,7 +332,10 @@ class EmulatorProcess:
 
     def start(self) -> EmulatorProcess:
         process = self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "shop_local.emulator", "--host", self.host, "--port", str(self.port)],
+            [
+                *[sys.executable, "-m", "shop_local.emulator", "--host", self.host, "--port", str(self.port)],
+                *(["--state", str(self.state_file)] if self.state_file else []),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,
@@ -382,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shop_local.emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state", type=Path, default=None, help="the dev state file (shop_local.dev_state)")
     args = parser.parse_args(argv)
     from shop_local.stack import configure_logging
 
@@ -397,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     threading.Thread(target=watch_parent, name="parent", daemon=True).start()
-    server = EmbeddedMoto(FaultBook(), args.host, args.port).start()
+    server = EmbeddedMoto(FaultBook(), args.host, args.port, state_file=args.state).start()
     # the port for the stack, then stdout goes where our log lines go
     sys.stdout.write(json.dumps({"port": server.port, "pid": os.getpid()}) + "\n")
     sys.stdout.flush()

@@ -1,33 +1,30 @@
-"""Runs the template's functions the way Lambda runs them: AWS's runtime interface client in
-processes of their own, fed through the Lambda Runtime API.
+"""Runs the template's functions the way Lambda runs them: each execution environment is AWS's own
+Runtime Interface Emulator (`aws-lambda-rie`, the binary `sam local` mounts into its containers,
+shipped in the aws-sam-cli package at `samcli/local/rapid/`) running AWS's runtime interface
+client (`python -S -m awslambdaric <module>.<function>`), outside any container.
 
-- **Execution environments.** Each is a process `python -S -m awslambdaric <module>.<function>`
-  with `AWS_LAMBDA_RUNTIME_API` pointing at a small Runtime API server of its own (one per
-  environment, as each Lambda sandbox has its own). Nothing here calls a handler: awslambdaric
-  imports the module, asks `GET /2018-06-01/runtime/invocation/next` for an event, calls the
-  handler and posts `.../invocation/{id}/response` or `.../error` (or `/runtime/init/error` when the
-  module cannot be imported).
-- **What an environment sees** (`EnvironmentSpec`): the cwd and `LAMBDA_TASK_ROOT` are the
-  function's `CodeUri`; `sys.path` is the CodeUri, the layer (its `requirements.txt` installed once
-  into a cached folder, plus the layer's own folder), then the runtime's packages (awslambdaric,
-  installed into a cached folder of its own). `-S` keeps the project's virtualenv site-packages
-  out, so a handler that imports something that is not in its folder or the layer fails here as
-  it would on AWS. The variables are the template's plus what Lambda sets (`AWS_LAMBDA_FUNCTION_*`,
-  `AWS_REGION`, `_HANDLER`, `LAMBDA_TASK_ROOT`, `AWS_LAMBDA_LOG_*` ...).
-- **Pools** (`FunctionPool`): an environment starts on first use (a cold start, logged with its
-  time from process start to first response), is reused while warm, more start while all are busy
-  (up to `max_environments` per function), and an environment idle for `idle_seconds` is stopped.
-- **Deadlines.** An invocation that outlives the function's `Timeout` kills its environment (as
-  Lambda resets a sandbox after a timeout) and is reported as `Sandbox.Timedout`; the next
-  invocation gets a fresh environment.
-
-The Runtime API (version 2018-06-01) as the AWS Lambda Developer Guide documents it ("Using the
-Lambda runtime API for custom runtimes"), and as awslambdaric 4.2.2's `lambda_runtime_client.py`
-and `bootstrap.py` use it: the next-invocation answer carries the event as its body and the
-headers `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms`, `-Invoked-Function-Arn`, `-Trace-Id`
-(awslambdaric's C client crashes without it) and, when set, `-Client-Context` and
-`-Cognito-Identity`; the client expects 202 for every POST, and an error's type in the
-`Lambda-Runtime-Function-Error-Type` header.
+- **Execution environments** (`Environment`): one `aws-lambda-rie` process per environment, on two
+  loopback ports of its own (`--runtime-interface-emulator-address` for invokes,
+  `--runtime-api-address` for the Runtime API it serves to awslambdaric). An invocation is
+  `POST /2015-03-31/functions/function/invocations`. RIE initialises the runtime on the first
+  invoke, enforces `AWS_LAMBDA_FUNCTION_TIMEOUT` (answering "Task timed out after N.00 seconds"),
+  answers 502 with the runtime's error when init fails, and prints Lambda's START/END/REPORT lines.
+  It serves **one invocation at a time** (a second concurrent one crashes it: DESIGN part 5), which
+  the pool guarantees: an environment is held by one invocation from acquire to release.
+- **What an environment sees** (`EnvironmentSpec.environ`, the one place its variables are built):
+  the cwd and `LAMBDA_TASK_ROOT` are the function's `CodeUri`; `sys.path` is the CodeUri, the
+  layer (its `requirements.txt` installed once into a cached folder, plus the layer's own folder),
+  then the runtime's packages (awslambdaric, cached). `-S` keeps the project's virtualenv out, so a
+  handler importing what is not in its folder or the layer fails as it would on AWS. The variables
+  are the template's plus what Lambda sets (`AWS_LAMBDA_FUNCTION_*`, `AWS_REGION`, `_HANDLER` ...).
+- **Pools** (`FunctionPool`): an environment starts on first use (a cold start), is reused while
+  warm, more start while all are busy (up to `max_environments`), an environment idle for
+  `idle_seconds` is stopped. A timeout or an init failure stops the environment (as Lambda resets
+  a sandbox); the next invocation gets a fresh one.
+- **Code changes** (`CodeWatch`): at dispatch (at most every `code_check_seconds`), a stat of the
+  function's folder and its layers; when it changed, no environment with the old code serves again
+  ("code changed" on the console). A changed template.yaml is only reported: routes, variables and
+  resources are read at start, so the console says a restart is needed.
 """
 
 from __future__ import annotations
@@ -35,12 +32,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http.client
+import importlib.util
 import json
 import logging
 import os
-import queue
-import secrets
+import platform
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -48,28 +48,42 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
-from shop_local.serving import STOP_POLL_SECONDS
 from shop_local.template import ROOT, FunctionSpec, Template
 
 log = logging.getLogger("shop_local.lambda_runtime")
 
 
 AWSLAMBDARIC = "awslambdaric==4.2.2"  # the same pin as pyproject.toml's `local` extra
-API_VERSION = "2018-06-01"
 DEFAULT_CACHE = ROOT / ".cache" / "lambda"
 DEFAULT_MAX_ENVIRONMENTS = 4
 DEFAULT_IDLE_SECONDS = 300.0
+DEFAULT_CODE_CHECK_SECONDS = 1.0
+RACY_SECONDS = 2.0
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # Lambda gives an on-demand environment's init phase 10 s. Locally the machine may be busy with
 # tests and other environments starting at once, so the limit is more generous; it only catches
-# an environment that never asks for its event.
+# an environment that never answers.
 INIT_TIMEOUT_SECONDS = 30.0
 # Python's own variables that would change how an environment's interpreter starts.
 NOT_PASSED = ("PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV", "PYTHONNOUSERSITE")
+
+
+def emulator_binary() -> Path:
+    """aws-sam-cli's copy of the Runtime Interface Emulator for this machine (found without
+    importing samcli, which is slow to import)."""
+    found = importlib.util.find_spec("samcli")
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError("aws-sam-cli is not installed: the local stack needs its aws-lambda-rie")
+    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    binary = Path(next(iter(found.submodule_search_locations))) / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+    if not binary.is_file():
+        raise RuntimeError(f"{binary} is missing: reinstall aws-sam-cli (make venv)")
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)
+    return binary
 
 
 # ---------------------------------------------------------------------------- packages
@@ -157,7 +171,7 @@ def prepare_packages(template: Template, cache: Path | None = None) -> None:
 # ---------------------------------------------------------------------------- invocations
 @dataclass
 class LambdaError:
-    """A function error as Lambda reports it (the body a runtime posts to `/error`)."""
+    """A function error as Lambda reports it (`errorType`, `errorMessage`, `stackTrace`)."""
 
     error_type: str
     message: str
@@ -167,22 +181,28 @@ class LambdaError:
         return self.message
 
     @classmethod
-    def from_payload(cls, body: bytes, header_type: str | None) -> LambdaError:
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError:
-            payload = {}
-        if not isinstance(payload, dict):
-            payload = {}
+    def from_payload(cls, payload: dict[str, Any]) -> LambdaError:
         trace = payload.get("stackTrace") or []
         return cls(
-            error_type=str(payload.get("errorType") or header_type or "Unhandled"),
+            error_type=str(payload.get("errorType") or "Unhandled"),
             message=str(payload.get("errorMessage") or ""),
             stack_trace=[str(line) for line in trace] if isinstance(trace, list) else [str(trace)],
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {"errorMessage": self.message, "errorType": self.error_type, "stackTrace": self.stack_trace}
+
+
+# RIE answers 200 for a handler error too, with the runtime's error document as the body (no
+# X-Amz-Function-Error header): a JSON object of exactly these keys, with a type and a message.
+_ERROR_KEYS = {"errorMessage", "errorType", "requestId", "stackTrace"}
+_TIMED_OUT = re.compile(r"^Task timed out after [\d.]+ seconds$")
+
+
+def _as_error(payload: Any) -> LambdaError | None:
+    if isinstance(payload, dict) and {"errorType", "errorMessage"} <= payload.keys() <= _ERROR_KEYS:
+        return LambdaError.from_payload(payload)
+    return None
 
 
 @dataclass
@@ -192,10 +212,7 @@ class Invocation:
     function_id: str
     request_id: str
     event: bytes = b""
-    deadline_ms: int = 0
     trace_id: str = ""
-    client_context: str | None = None
-    cognito_identity: str | None = None
     response: Any = None
     error: LambdaError | None = None
     timed_out: bool = False
@@ -203,8 +220,7 @@ class Invocation:
     cold: bool = False
     environment: str = ""
     pid: int = 0
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-    taken: threading.Event = field(default_factory=threading.Event, repr=False)  # by the process
+    report: dict[str, float] = field(default_factory=dict)  # RIE's REPORT line, in ms
 
     @property
     def ok(self) -> bool:
@@ -214,19 +230,6 @@ class Invocation:
         if self.error is None:
             return ""
         return f"{self.error.error_type}: {self.error.message}"
-
-    def finish(self, response: Any = None, error: LambdaError | None = None) -> bool:
-        """Record the outcome once; False if it was already decided (e.g. timed out)."""
-        if self.done.is_set():
-            return False
-        self.response, self.error = response, error
-        self.done.set()
-        return True
-
-
-def _trace_id() -> str:
-    """An X-Ray trace header as Lambda passes it (`Lambda-Runtime-Trace-Id`)."""
-    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
 
 # ---------------------------------------------------------------------------- one environment
@@ -244,12 +247,24 @@ class EnvironmentSpec:
     python_path: list[Path]
     variables: dict[str, str]
 
-    @property
-    def command(self) -> list[str]:
+    def command(self, emulator: Path, invoke_port: int, runtime_api_port: int) -> list[str]:
         # -S: no site module, so no virtualenv site-packages; sys.path is PYTHONPATH + the stdlib
-        return [sys.executable, "-S", "-m", "awslambdaric", self.handler]
+        return [
+            str(emulator),
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{invoke_port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{runtime_api_port}",
+            sys.executable,
+            "-S",
+            "-m",
+            "awslambdaric",
+            self.handler,
+        ]
 
-    def environ(self, runtime_api: str, number: int) -> dict[str, str]:
+    def environ(self, number: int) -> dict[str, str]:
+        """The one place an environment's variables are built (RIE passes them to the runtime and
+        adds AWS_LAMBDA_RUNTIME_API itself)."""
         env = {
             key: value
             for key, value in os.environ.items()
@@ -264,12 +279,12 @@ class EnvironmentSpec:
                 "PYTHONUNBUFFERED": "1",
                 "LAMBDA_TASK_ROOT": str(self.task_root),
                 "LAMBDA_RUNTIME_DIR": str(self.python_path[-1]),
-                "AWS_LAMBDA_RUNTIME_API": runtime_api,
                 "_HANDLER": self.handler,
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
                 "AWS_LAMBDA_FUNCTION_NAME": self.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout),  # RIE enforces it
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": stream,
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
@@ -282,120 +297,38 @@ class EnvironmentSpec:
         return env
 
 
-class _RuntimeApi(ThreadingHTTPServer):
-    """The Runtime API of one environment, on a loopback port of its own."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed environment hangs up
-            super().handle_error(request, client_address)
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
-        self.environment = environment
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-class _RuntimeApiHandler(BaseHTTPRequestHandler):
-    server: _RuntimeApi
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out separately: no 40 ms delayed-ACK wait
-    PREFIX = f"/{API_VERSION}/runtime"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("runtime api %s: " + format, self.server.environment.label, *args)
-
-    def _answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", (headers or {}).get("Content-Type", "application/json"))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def do_GET(self) -> None:
-        if self.path != f"{self.PREFIX}/invocation/next":
-            self._answer(404, b'{"errorMessage": "not found", "errorType": "InvalidRequest"}')
-            return
-        invocation = self.server.environment.next_invocation()
-        if invocation is None:  # stopping: the process is about to be killed
-            self._answer(410, b'{"errorMessage": "environment stopped", "errorType": "Stopped"}')
-            return
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": self.server.environment.spec.arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id,
-            "Content-Type": "application/json",
-        }
-        if invocation.client_context:
-            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
-        if invocation.cognito_identity:
-            headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
-        self._answer(200, invocation.event, headers)
-
-    def do_POST(self) -> None:
-        body = self._body()
-        environment = self.server.environment
-        accepted = b'{"status": "OK"}'
-        if self.path == f"{self.PREFIX}/init/error":
-            environment.init_failed(LambdaError.from_payload(body, self.headers.get(ERROR_TYPE_HEADER)))
-            self._answer(202, accepted)
-            return
-        parts = self.path.removeprefix(f"{self.PREFIX}/invocation/").split("/")
-        if not self.path.startswith(f"{self.PREFIX}/invocation/") or len(parts) != 2:
-            self._answer(404, b'{"errorMessage": "not found", "errorType": "InvalidRequest"}')
-            return
-        request_id, outcome = parts
-        if outcome == "response":
-            known = environment.responded(request_id, body)
-        elif outcome == "error":
-            error = LambdaError.from_payload(body, self.headers.get(ERROR_TYPE_HEADER))
-            known = environment.failed(request_id, error)
-        else:
-            self._answer(404, b'{"errorMessage": "not found", "errorType": "InvalidRequest"}')
-            return
-        if not known:
-            self._answer(400, b'{"errorMessage": "unknown request id", "errorType": "InvalidRequestID"}')
-            return
-        self._answer(int(HTTPStatus.ACCEPTED), accepted)
-
-
-ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+# RIE's own log lines ("07 Dec 2026 09:46:58,645 [INFO] (rapid) ...") are the emulator's, not the
+# function's: they go to the debug log, except the init report, which feeds the cold-start line.
+_RAPID_LINE = re.compile(r"^\d\d \w{3} \d{4} [\d:,]+ \[(\w+)\] \(rapid\) (.*)$")
+_INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([\d.]+)\)")
+_REPORT_FIELD = re.compile(r"(Init Duration|Billed Duration|Duration): ([\d.]+) ms")
 
 
 class Environment:
-    """One execution environment: a runtime interface client process and its Runtime API."""
+    """One execution environment: an `aws-lambda-rie` process running awslambdaric."""
 
-    def __init__(self, spec: EnvironmentSpec, number: int, logs: FunctionLogs) -> None:
+    def __init__(self, spec: EnvironmentSpec, number: int, logs: FunctionLogs, generation: int = 0) -> None:
         self.spec = spec
         self.number = number
         self.label = f"{spec.function_id}#{number}"
         self.logs = logs
-        self._api = _RuntimeApi(self)
-        self._api_thread = threading.Thread(
-            target=self._api.serve_forever,
-            args=(STOP_POLL_SECONDS,),
-            name=f"runtime-api-{self.label}",
-            daemon=True,
-        )
-        self._inbox: queue.Queue[Invocation | None] = queue.Queue()
-        self._current: Invocation | None = None
-        self._lock = threading.Lock()
+        self.generation = generation  # the code version it runs (FunctionPool.generation)
         self.process: subprocess.Popen[bytes] | None = None
+        self.invoke_port = 0
         self.started_at = 0.0
-        self.init_ms: float | None = None  # process start → first request for an event
+        self.init_ms: float | None = None  # RIE's INIT REPORT
         self.cold_start_ms: float | None = None  # process start → first response
-        self.init_error: LambdaError | None = None
         self.invocations = 0
         self.last_used = time.monotonic()
         self.stopping = False
+        self._report: dict[str, float] = {}
+        self._reported = threading.Event()
 
     @property
     def pid(self) -> int:
@@ -405,151 +338,203 @@ class Environment:
     def alive(self) -> bool:
         return not self.stopping and self.process is not None and self.process.poll() is None
 
-    def start(self) -> None:
-        self._api_thread.start()
-        runtime_api = f"127.0.0.1:{self._api.server_address[1]}"
+    def start(self, emulator: Path) -> None:
+        self.invoke_port = _free_port()
         self.started_at = time.perf_counter()
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            self.spec.command,
+        self.process = subprocess.Popen(  # noqa: S603 - AWS's emulator and our own interpreter
+            self.spec.command(emulator, self.invoke_port, _free_port()),
             cwd=self.spec.task_root,
-            env=self.spec.environ(runtime_api, self.number),
+            env=self.spec.environ(self.number),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in a terminal reaches the stack, which stops us
+            start_new_session=True,  # its own process group: stopping it stops the runtime too
         )
         threading.Thread(target=self._pump_output, name=f"log-{self.label}", daemon=True).start()
-        threading.Thread(target=self._watch_exit, name=f"exit-{self.label}", daemon=True).start()
 
-    # ------------------------------------------------------------ what the Runtime API calls
-    def next_invocation(self) -> Invocation | None:
-        if self.init_ms is None:
-            self.init_ms = (time.perf_counter() - self.started_at) * 1000
-        invocation = self._inbox.get()
-        with self._lock:
-            self._current = invocation
-        if invocation is not None:
-            # the deadline counts from when the environment takes the event (after its init), as
-            # Lambda's does: a cold start does not eat into the function's Timeout
-            invocation.deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
-            invocation.taken.set()
-        return invocation
-
-    def _settle(self, request_id: str) -> Invocation | None:
-        with self._lock:
-            current = self._current
-            if current is None or current.request_id != request_id:
-                return None
-            self._current = None
-        if self.cold_start_ms is None:
-            self.cold_start_ms = (time.perf_counter() - self.started_at) * 1000
-        return current
-
-    def responded(self, request_id: str, body: bytes) -> bool:
-        invocation = self._settle(request_id)
-        if invocation is None:
-            return False
-        try:
-            response = json.loads(body) if body else None
-        except ValueError:
-            response = body.decode("utf-8", "replace")
-        invocation.finish(response=response)
-        return True
-
-    def failed(self, request_id: str, error: LambdaError) -> bool:
-        invocation = self._settle(request_id)
-        if invocation is None:
-            return False
-        invocation.finish(error=error)
-        return True
-
-    def init_failed(self, error: LambdaError) -> None:
-        self.init_error = error
-        log.error("%s: init failed: %s: %s", self.label, error.error_type, error.message)
-
-    # ------------------------------------------------------------ the process
     def _pump_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for raw in self.process.stdout:
-            self.logs.write(self.spec.function_id, raw.decode("utf-8", "replace").rstrip("\n"))
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            rapid = _RAPID_LINE.match(line)
+            if rapid is not None:
+                log.debug("%s rie: %s", self.label, rapid.group(2))
+                init = _INIT_REPORT.search(line)
+                if init is not None:
+                    self.init_ms = float(init.group(1))
+                continue
+            if self.stopping:
+                continue  # a runtime whose emulator is gone says so, with a traceback: not news
+            self.logs.write(self.spec.function_id, line)
+            if line.startswith("REPORT RequestId:"):
+                self._report = {name: float(value) for name, value in _REPORT_FIELD.findall(line)}
+                self._reported.set()
 
-    def _watch_exit(self) -> None:
-        assert self.process is not None
-        code = self.process.wait()
-        with self._lock:
-            current, self._current = self._current, None
-        if self.init_error is not None:
-            error = self.init_error
-        elif self.stopping:  # stopped by the stack (shutdown, or a timeout already reported)
-            error = LambdaError("Runtime.ExitError", "RequestId: the execution environment was stopped")
-        else:
-            error = LambdaError("Runtime.ExitError", f"Runtime exited with error: exit status {code}")
-            log.error("%s (pid %s) exited with status %s", self.label, self.pid, code)
-        if current is not None:
-            current.finish(error=error)
-        while True:  # an invocation handed to us that never reached the process
+    def _connect(self, deadline: float) -> http.client.HTTPConnection:
+        """A connection to the emulator, once it listens (it starts in milliseconds)."""
+        while True:
+            connection = http.client.HTTPConnection("127.0.0.1", self.invoke_port, timeout=deadline)
             try:
-                pending = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            if pending is not None:
-                pending.finish(error=error)
+                connection.connect()
+                return connection
+            except ConnectionRefusedError:
+                connection.close()
+                if (
+                    self.process is None
+                    or self.process.poll() is not None
+                    or time.perf_counter() > (self.started_at + INIT_TIMEOUT_SECONDS)
+                ):
+                    raise
+                time.sleep(0.01)
 
     def invoke(self, invocation: Invocation) -> None:
-        """Hand `invocation` to the process; returns once it is decided (or its deadline passed:
-        then the environment is killed, as Lambda resets a sandbox after a timeout)."""
+        """Send `invocation` to the emulator and record its outcome; a timeout or an init failure
+        stops this environment (Lambda resets the sandbox; the pool starts a fresh one)."""
         invocation.environment = self.label
         invocation.pid = self.pid
         self.invocations += 1
-        self._inbox.put(invocation)
-        if self.process is not None and self.process.poll() is not None:
-            self._watch_exit()  # it died before it could take the event: report that now
-        began = time.monotonic()
-        while not (invocation.taken.is_set() or invocation.done.is_set()):
-            if time.monotonic() - began > INIT_TIMEOUT_SECONDS:
-                failed = LambdaError(
-                    "Runtime.InitTimeout", f"the environment did not start in {INIT_TIMEOUT_SECONDS:.0f} s"
+        self._reported.clear()
+        # RIE has its own init limit; ours only catches an environment that never answers
+        limit = INIT_TIMEOUT_SECONDS + self.spec.timeout + 5
+        try:
+            connection = self._connect(limit)
+            try:
+                connection.request(
+                    "POST",
+                    INVOKE_PATH,
+                    body=invocation.event,
+                    headers={"Content-Type": "application/json", "X-Amzn-Trace-Id": invocation.trace_id},
                 )
-                if invocation.finish(error=failed):
-                    log.error("%s: %s; stopping it (pid %s)", self.label, failed.message, self.pid)
-                    self.stop()
-                return
-            invocation.taken.wait(0.05)
-        remaining = invocation.deadline_ms / 1000 - time.time()
-        if not invocation.done.wait(max(0.0, remaining)):
-            seconds = self.spec.timeout
-            timed_out = LambdaError(
-                "Sandbox.Timedout",
-                f"RequestId: {invocation.request_id} Error: Task timed out after {seconds:.2f} seconds",
+                answer = connection.getresponse()
+                status, body = answer.status, answer.read()
+            finally:
+                connection.close()
+        except TimeoutError:
+            invocation.error = LambdaError(
+                "Sandbox.Timedout", f"the environment did not answer in {limit:.0f} s"
             )
-            if invocation.finish(error=timed_out):
-                invocation.timed_out = True
-                log.error(
-                    "%s: %s; stopping the environment (pid %s)", self.label, timed_out.message, self.pid
-                )
-                self.stop()
+            invocation.timed_out = True
+            log.error("%s: %s; stopping it (pid %s)", self.label, invocation.error.message, self.pid)
+            self.stop()
+            return
+        except (ConnectionError, http.client.HTTPException) as exc:
+            code = self.process.poll() if self.process else None
+            invocation.error = LambdaError("Runtime.ExitError", f"Runtime exited with error: {code or exc}")
+            log.error("%s (pid %s): %s", self.label, self.pid, invocation.error.message)
+            self.stop()
+            return
+        if self.cold_start_ms is None:
+            self.cold_start_ms = (time.perf_counter() - self.started_at) * 1000
+        self._settle(invocation, status, body)
+
+    def _settle(self, invocation: Invocation, status: int, body: bytes) -> None:
+        text = body.decode("utf-8", "replace")
+        if status == 200 and _TIMED_OUT.match(text):
+            invocation.timed_out = True
+            invocation.error = LambdaError(
+                "Sandbox.Timedout", f"RequestId: {invocation.request_id} Error: {text}"
+            )
+            self.stop()  # RIE would re-init in place; Lambda gives a fresh sandbox: so do we
+            return
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            payload = text
+        error = _as_error(payload)
+        if status != 200:  # an init failure (Runtime.ImportModuleError ...): RIE answers 502
+            invocation.error = error or LambdaError("Runtime.ExitError", text[:500])
+            log.error("%s: init failed: %s", self.label, invocation.describe_error())
+            self.stop()
+            return
+        if error is not None:
+            invocation.error = error
+            return
+        invocation.response = payload
+
+    def report(self, wait: float) -> dict[str, float]:
+        """RIE's REPORT figures of the last invocation (it prints them as it answers)."""
+        self._reported.wait(wait)
+        return dict(self._report)
+
+    def _runtime_pids(self) -> list[int]:
+        """The emulator's children (the runtime): RIE starts them in a process group of their own."""
+        pid = self.pid
+        try:
+            return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, ValueError):
+            return []
 
     def stop(self, grace: float = 0.0) -> None:
-        """Kill the process and close the Runtime API (the process has nothing to finish)."""
-        self.stopping = True
-        self._inbox.put(None)
+        """Stop the emulator and its runtime. SIGTERM first: RIE then kills the runtime itself
+        ("SandboxTerminated"); whatever is left after `grace` (or at once) is killed."""
+        self.stopping = True  # from here on, the runtime's last words are not the function's
         process = self.process
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        runtime = self._runtime_pids()
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM if grace else signal.SIGKILL)
-            try:
-                process.wait(timeout=grace or 5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        self._api.shutdown()
-        self._api.server_close()
+                process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(grace, 1.0))
+        for pid in [*runtime, process.pid]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+
+
+# ---------------------------------------------------------------------------- code changes
+class CodeWatch:
+    """Tells when the files of some folders changed: a stat of each file (no reading, no loop in
+    the background), at most every `every` seconds."""
+
+    def __init__(self, folders: list[Path], every: float = DEFAULT_CODE_CHECK_SECONDS) -> None:
+        self.folders = folders
+        self.every = every
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+        self.fingerprint = self._fingerprint()
+
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        now = time.time()
+        for folder in self.folders:
+            for path, dirs, files in os.walk(folder):
+                dirs[:] = sorted(name for name in dirs if name != "__pycache__" and not name.startswith("."))
+                for name in sorted(files):
+                    if name.endswith((".pyc", ".pyo")):
+                        continue
+                    file = os.path.join(path, name)
+                    with contextlib.suppress(FileNotFoundError):
+                        stat = os.stat(file)
+                        digest.update(f"{file}:{stat.st_mtime_ns}:{stat.st_size}\n".encode())
+                        if now - stat.st_mtime < RACY_SECONDS:
+                            # timestamps are coarse (a clock tick): two same-size writes within
+                            # one tick look alike, so a file changed just now counts by content
+                            # (git's "racy clean" rule)
+                            digest.update(Path(file).read_bytes())
+        return digest.hexdigest()
+
+    def changed(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked < self.every:
+                return False
+            self._checked = now
+            fingerprint = self._fingerprint()
+            if fingerprint == self.fingerprint:
+                return False
+            self.fingerprint = fingerprint
+            return True
 
 
 # ---------------------------------------------------------------------------- logs
 class FunctionLogs:
     """Where the functions' own output goes: a file and, with `echo`, the console too; raw lines
-    (Powertools' JSON, EMF metrics), as CloudWatch Logs would keep them."""
+    (Powertools' JSON, EMF metrics, Lambda's START/END/REPORT), as CloudWatch Logs would keep them."""
 
     def __init__(self, path: Path | None = None, echo: bool = False, stream: IO[str] | None = None) -> None:
         self.path = path
@@ -579,7 +564,8 @@ class FunctionLogs:
 
 # ---------------------------------------------------------------------------- one function
 class FunctionPool:
-    """Every environment of one function: started on demand, reused warm, stopped when idle."""
+    """Every environment of one function: started on demand, reused warm, stopped when idle or
+    when its code changed."""
 
     def __init__(
         self,
@@ -587,6 +573,8 @@ class FunctionPool:
         logs: FunctionLogs,
         *,
         function: FunctionSpec,
+        emulator: Path,
+        code: CodeWatch | None = None,
         max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
     ) -> None:
@@ -596,6 +584,9 @@ class FunctionPool:
         self.name = spec.name
         self.arn = spec.arn
         self.logs = logs
+        self.emulator = emulator
+        self.code = code
+        self.generation = 0  # +1 each time the code changes
         self.max_environments = max(1, max_environments)
         self.idle_seconds = idle_seconds
         self._condition = threading.Condition()
@@ -622,7 +613,20 @@ class FunctionPool:
                 for env in sorted(self._all, key=lambda env: env.number)
             ]
 
+    def _check_code(self) -> None:
+        if self.code is None or not self.code.changed():
+            return
+        with self._condition:
+            self.generation += 1
+            stale, self._idle = self._idle, []
+            for env in stale:
+                self._all.discard(env)
+        log.info("%s: code changed: the next invocations run in new environments", self.spec_id)
+        for env in stale:
+            env.stop()
+
     def _acquire(self) -> tuple[Environment, bool]:
+        self._check_code()
         with self._condition:
             while True:
                 if self._stopped:
@@ -634,12 +638,12 @@ class FunctionPool:
                     self._all.discard(env)
                 if len(self._all) < self.max_environments:
                     self._numbers += 1
-                    env = Environment(self.env_spec, self._numbers, self.logs)
+                    env = Environment(self.env_spec, self._numbers, self.logs, self.generation)
                     self._all.add(env)
                     break
                 self._condition.wait()
         try:
-            env.start()
+            env.start(self.emulator)
         except BaseException:
             with self._condition:
                 self._all.discard(env)
@@ -650,11 +654,14 @@ class FunctionPool:
     def _release(self, env: Environment) -> None:
         with self._condition:
             env.last_used = time.monotonic()
-            if env.alive and not self._stopped:
+            current = env.generation == self.generation
+            if env.alive and current and not self._stopped:
                 self._idle.append(env)
             else:
                 self._all.discard(env)
             self._condition.notify()
+        if not current:
+            env.stop()  # it ran the old code: no later invocation may see it
 
     def invoke(
         self,
@@ -673,7 +680,7 @@ class FunctionPool:
             function_id=self.spec_id,
             request_id=str(uuid.uuid4()),
             event=body,
-            trace_id=f"{trace_id};Parent={secrets.token_hex(8)};Sampled=0" if trace_id else _trace_id(),
+            trace_id=trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
         )
         began = time.perf_counter()
         env, cold = self._acquire()
@@ -685,11 +692,14 @@ class FunctionPool:
         invocation.duration_ms = (time.perf_counter() - began) * 1000
         if cold and env.cold_start_ms is not None:
             self.cold_starts.append(env.cold_start_ms)
+            invocation.report = env.report(wait=0.5)
             log.info(
-                "%s: cold start, pid %s: init %.0f ms, first response %.0f ms after process start",
+                "%s: cold start, pid %s: init %.0f ms, duration %.0f ms (RIE's REPORT), first response "
+                "%.0f ms after process start",
                 env.label,
                 env.pid,
                 env.init_ms or 0,
+                invocation.report.get("Duration", 0),
                 env.cold_start_ms,
             )
         self._log(invocation, what, expected, quiet)
@@ -750,6 +760,7 @@ class RuntimeSettings:
     cache: Path = DEFAULT_CACHE
     function_log: Path | None = None
     echo_logs: bool = False
+    code_check_seconds: float = DEFAULT_CODE_CHECK_SECONDS
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RuntimeSettings:
@@ -778,20 +789,32 @@ class LambdaRuntime:
         self.template = template
         self.settings = settings or RuntimeSettings()
         self.logs = FunctionLogs(self.settings.function_log, self.settings.echo_logs)
+        emulator = emulator_binary()
         runtime_dir = runtime_packages(self.settings.cache)
         self.functions: dict[str, FunctionPool] = {}
         for function_id, spec in template.functions().items():
             env_spec = self.environment_spec(spec, runtime_dir, extra_variables or {})
+            folders = [spec.code_uri, *template.function_layers(spec)]
             self.functions[function_id] = FunctionPool(
                 env_spec,
                 self.logs,
                 function=spec,
+                emulator=emulator,
+                code=CodeWatch(folders, self.settings.code_check_seconds),
                 max_environments=self.settings.max_environments,
                 idle_seconds=self.settings.idle_seconds,
             )
+        self._template_stat = self._stat_template()
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="lambda-reaper", daemon=True)
         self._reaper.start()
+
+    def _stat_template(self) -> tuple[int, int]:
+        try:
+            stat = self.template.path.stat()
+        except OSError:
+            return (0, 0)
+        return (stat.st_mtime_ns, stat.st_size)
 
     def environment_spec(
         self, spec: FunctionSpec, runtime_dir: Path, extra_variables: dict[str, str]
@@ -830,6 +853,15 @@ class LambdaRuntime:
                     pool.reap()
                 except Exception:
                     log.exception("stopping idle environments of %s failed", pool.spec_id)
+            stat = self._stat_template()
+            if stat != self._template_stat:
+                self._template_stat = stat
+                # routes, variables and resources are read once, at start
+                log.warning(
+                    "%s changed: restart the stack (make run) to apply new routes, variables or "
+                    "resources; function code changes need no restart",
+                    self.template.path.name,
+                )
 
     def __getitem__(self, function_id: str) -> FunctionPool:
         return self.functions[function_id]

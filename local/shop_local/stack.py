@@ -86,6 +86,9 @@ class Settings:
     aws_port: int = 0
     redis_port: int = 0
     function_log: Path = ROOT / ".cache" / "functions.log"
+    # the embedded emulator's tables and mailbox kept across restarts (shop_local.dev_state); None:
+    # start empty and keep nothing (test stacks, `shop backing`)
+    dev_state: Path | None = None
 
     @classmethod
     def from_env(cls, port: int | None = None) -> Settings:
@@ -164,7 +167,15 @@ class LocalAws:
     `shop_local.emulator`), or an outside emulator (`AWS_ENDPOINT_URL`); the mailbox of what its
     SES accepted, and (embedded only) the AWS faults, which the child keeps and applies."""
 
-    def __init__(self, endpoint_url: str | None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: Path | None = None,
+    ) -> None:
+        self.state_file = state_file
         self.host = host
         self.port = port
         self.url = endpoint_url or ""
@@ -195,7 +206,7 @@ class LocalAws:
         else:
             from shop_local.emulator import EmulatorProcess
 
-            self.moto = EmulatorProcess(host=self.host, port=self.port).start()
+            self.moto = EmulatorProcess(host=self.host, port=self.port, state_file=self.state_file).start()
             self.url = self.moto.url
             self.mailbox = self.moto
             log.info("AWS: embedded moto server at %s (pid %s)", self.url, self.moto.pid)
@@ -400,7 +411,12 @@ class DevStack:
         self.serve_api = serve_api
         self.run_functions = run_functions  # False: `shop backing`, the functions run elsewhere
         self.faults = FaultBook()
-        self.aws = LocalAws(settings.aws_endpoint_url, host=settings.bind_host, port=settings.aws_port)
+        self.aws = LocalAws(
+            settings.aws_endpoint_url,
+            host=settings.bind_host,
+            port=settings.aws_port,
+            state_file=settings.dev_state,
+        )
         self._fault_order: list[str] = []  # the ids of every fault added, the emulator's included
         self._fault_lock = threading.Lock()
         self.redis = LocalRedis(
@@ -643,7 +659,8 @@ class DevStack:
         if self.settings.runtime == "in-process":
             return "in this process"
         suffix = "" if self.settings.verbose else "; --verbose shows them here too"
-        return f"Lambda runtime interface client, logs in {self.settings.function_log}{suffix}"
+        runtime = "AWS's Runtime Interface Emulator + runtime interface client"
+        return f"{runtime}, logs in {self.settings.function_log}{suffix}"
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:

@@ -210,7 +210,11 @@ class ShopStack:
         admin_password: str = DEFAULT_ADMIN_PASSWORD,
         env: dict[str, str] | None = None,
         startup_timeout: float = 90.0,
+        state_file: Path | None = None,
+        fresh: bool = False,
     ) -> None:
+        self.state_file = state_file  # None: starts empty, keeps nothing (`--no-state`)
+        self.fresh = fresh  # with a state file: `--fresh`
         self.redis_url = redis_url
         self.admin_password = admin_password
         self.extra_env = dict(env or {})
@@ -251,8 +255,12 @@ class ShopStack:
             }
         )
         env.update(self.extra_env)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "shop_local.cli", "dev", "--port", "0", "--verbose"],
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                *[sys.executable, "-m", "shop_local.cli", "dev", "--port", "0", "--verbose"],
+                *(["--state", str(self.state_file)] if self.state_file else ["--no-state"]),
+                *(["--fresh"] if self.fresh else []),
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -1,15 +1,14 @@
-"""The local Lambda runtime (shop_local.lambda_runtime): execution environments of AWS's runtime
-interface client, behind the local API Gateway.
+"""The local Lambda runtime (shop_local.lambda_runtime): execution environments of AWS's Runtime
+Interface Emulator (aws-lambda-rie + awslambdaric), behind the local API Gateway.
 
 The functions are the small ones of `lambda_layout/template.yaml` (they inspect their
 environment, import what Lambda would not give them, or sleep), served by the real `Gateway` in
-this process, so each test sees one request's whole path: gateway → pool → environment process →
-Runtime API → gateway.
+this process, so each test sees one request's whole path: gateway → pool → aws-lambda-rie →
+awslambdaric → gateway.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import threading
@@ -22,14 +21,7 @@ import pytest
 from werkzeug.test import Client
 
 from shop_local.gateway import Gateway
-from shop_local.lambda_runtime import (
-    Environment,
-    FunctionLogs,
-    Invocation,
-    LambdaRuntime,
-    RuntimeSettings,
-    prepare_packages,
-)
+from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
 from shop_local.template import ROOT, Template
 
 LAYOUT = Path(__file__).parent / "lambda_layout"
@@ -144,6 +136,11 @@ def test_a_function_timeout_is_a_502_and_the_environment_is_replaced(
     assert after["pid"] != first["pid"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="AWS's RIE counts the deadline from the invoke, its on-demand init included (as `sam "
+    "local` does); Lambda counts it after init. Known deviation of the RIE basis (issue 28).",
+)
 def test_a_cold_start_does_not_eat_into_the_functions_timeout(stack: Stack) -> None:
     # 1.5 s of init, Timeout 2 s: the deadline counts from when the environment takes the event
     status, body = stack.get("/slow-init")
@@ -226,50 +223,6 @@ def test_stopping_the_runtime_leaves_no_environment_running(tmp_path: Path) -> N
     running.runtime.stop()
 
     assert [pid for pid in pids if _alive(pid)] == []
-
-
-# ---------------------------------------------------------------------------- the Runtime API
-def test_the_next_invocation_answer_carries_every_header_of_the_runtime_api(tmp_path: Path) -> None:
-    """What awslambdaric reads from `GET /runtime/invocation/next` (it crashes without the trace
-    id), and the 202 it expects for a response."""
-    template = Template(LAYOUT / "template.yaml")
-    runtime = LambdaRuntime(template, RuntimeSettings(function_log=tmp_path / "f.log"))
-    spec = runtime["SlowFunction"].env_spec
-    environment = Environment(spec, 1, FunctionLogs())
-    environment._api_thread.start()  # the Runtime API alone, no process
-    port = environment._api.server_address[1]
-    invocation = Invocation(
-        "SlowFunction",
-        "req-1",
-        event=b'{"hello": "world"}',
-        trace_id="Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0",
-        client_context='{"client": {}}',
-    )
-    environment._inbox.put(invocation)
-    asked_at_ms = time.time() * 1000
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        connection.request("GET", "/2018-06-01/runtime/invocation/next")
-        answer = connection.getresponse()
-        body = answer.read()
-        connection.request("POST", "/2018-06-01/runtime/invocation/req-1/response", body=b'{"ok": 1}')
-        posted = connection.getresponse()
-        posted.read()
-    finally:
-        environment.stop()
-        runtime.stop()
-
-    assert answer.status == 200
-    assert body == b'{"hello": "world"}'
-    assert answer.getheader("Lambda-Runtime-Aws-Request-Id") == "req-1"
-    # the deadline: the function's Timeout (2 s) from when the environment took the event
-    assert -1 <= int(answer.getheader("Lambda-Runtime-Deadline-Ms")) - asked_at_ms - 2000 < 1000
-    assert answer.getheader("Lambda-Runtime-Invoked-Function-Arn") == spec.arn
-    assert answer.getheader("Lambda-Runtime-Trace-Id") == invocation.trace_id
-    assert answer.getheader("Lambda-Runtime-Client-Context") == '{"client": {}}'
-    assert answer.getheader("Lambda-Runtime-Cognito-Identity") is None  # only when set
-    assert posted.status == 202
-    assert invocation.response == {"ok": 1}
 
 
 # ---------------------------------------------------------------------------- the whole stack

@@ -114,7 +114,9 @@ export async function registerView(ctx) {
       try {
         const user = await api("/auth/register", { method: "POST", body: values, auth: false });
         ctx.flash(
-          `Your account “${user.username}” is ready. We sent a link to ${user.email}: open it to confirm your address before you order. Log in to continue.`,
+          `Your account “${user.username}” is ready. We sent a link to ${user.email}: open it to confirm your address before you order. Log in to continue.${
+            ctx.devMailbox?.() ? " (Local stack: the e-mail is in the Mailbox, in the menu.)" : ""
+          }`,
           { keep: true },
         );
         const query = new URLSearchParams({ username: user.username });

@@ -1,5 +1,7 @@
 // The local stack's mailbox: every e-mail SES accepted (GET /_dev/emails), newest first.
-// The HTML part is shown in a sandboxed iframe (no scripts, no same-origin access).
+// The HTML part is shown in a sandboxed iframe (no scripts, no same-origin access); its links open
+// in the top window (`<base target="_top">`, allowed on a click only), not inside the preview,
+// where the shop's own page would find no JavaScript.
 
 import { api, describeError } from "../api.js";
 import { alertBox, field, fill, h, showAlert } from "../dom.js";
@@ -45,6 +47,15 @@ function mailLinks(text) {
   ];
 }
 
+/** The e-mail's HTML with its links aimed at the top window (a `<base>` before its own markup). */
+export function previewDocument(html) {
+  return `<base target="_top">${html}`;
+}
+
+function toggleLabel(open) {
+  return open ? "▾ Close" : "▸ Open";
+}
+
 function mailItem(mail, index, open) {
   const subject = String(mail.subject ?? "(no subject)");
   const html = mail.html ?? mail.body ?? "";
@@ -54,7 +65,9 @@ function mailItem(mail, index, open) {
     { class: "mail", open, dataset: { index: String(index) } },
     h(
       "summary",
-      null,
+      { title: "Show or hide this e-mail" },
+      h("span", { class: "mail-toggle", "aria-hidden": "true" }, toggleLabel(open)),
+      " ",
       h("span", { class: "mail-subject" }, subject),
       h("span", { class: "mail-meta" }, `To ${recipients(mail)} · ${when(mail.time ?? mail.timestamp)}`),
     ),
@@ -71,12 +84,20 @@ function mailItem(mail, index, open) {
     html
       ? [
           h("h3", null, "HTML version"),
-          h("iframe", { class: "mail-html", sandbox: "", srcdoc: String(html), title: `HTML version of “${subject}”` }),
+          h("iframe", {
+            class: "mail-html",
+            sandbox: "allow-top-navigation-by-user-activation",
+            srcdoc: previewDocument(String(html)),
+            title: `HTML version of “${subject}”`,
+          }),
         ]
       : null,
     mailLinks(text),
     text ? [h("h3", null, "Text version"), h("pre", { class: "mail-text" }, String(text))] : null,
   );
+  details.addEventListener("toggle", () => {
+    details.querySelector(".mail-toggle").textContent = toggleLabel(details.hasAttribute("open"));
+  });
   return details;
 }
 
