@@ -16,7 +16,6 @@ inside moto, and holding the lock through that wait would stall every other call
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import json
 import logging
@@ -25,13 +24,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from shop_local import emulator_fastpath, emulator_speedups
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
 from shop_local.serving import WsgiServer
 
@@ -40,9 +37,6 @@ log = logging.getLogger("shop_local.emulator")
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-# A shard iterator expires 15 minutes after it is handed out (DynamoDB Streams API reference,
-# GetShardIterator); moto keeps every one, four new ones a second per shard for a stream poller.
-SHARD_ITERATOR_SECONDS = 15 * 60
 
 
 class Serialised:
@@ -65,153 +59,6 @@ class Serialised:
             return list(self.app(environ, start_response))
         with self.lock:
             return list(self.app(environ, start_response))
-
-
-def _faster_sqs() -> None:
-    """Shortcuts in moto's SQS for the embedded emulator, with the same results
-    (tests/component/test_emulator_sqs.py). With a few hundred messages queued (the e-mail
-    benchmark queues 1,000) each SQS call took tens of milliseconds, all of it under the
-    emulator's lock."""
-    from moto.sqs import models
-
-    _sqs_clock(models)
-    _sqs_attributes(models)
-    _sqs_delete(models)
-
-
-def _sqs_clock(models: Any) -> None:
-    """moto reads the clock through datetime arithmetic for every message it looks at (visible?
-    delayed?), and builds every queue attribute to read the retention period of each message it
-    receives."""
-    from moto.core import utils
-
-    def unix_time(dt: Any = None) -> float:
-        return time.time() if dt is None else utils.unix_time(dt)
-
-    def unix_time_millis(dt: Any = None) -> float:
-        return time.time() * 1000.0 if dt is None else utils.unix_time_millis(dt)
-
-    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
-        retention = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention + message.sent_timestamp / 1000 > time.time())
-
-    models.unix_time = unix_time
-    models.unix_time_millis = unix_time_millis
-    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
-
-
-def _sqs_attributes(models: Any) -> None:
-    """moto builds every queue attribute (counting the queue's messages, O(backlog), three times)
-    to read one, ContentBasedDeduplication, for every message sent; and all of them again for
-    each name GetQueueAttributes asks for (the pipeline's waits and the benchmarks poll it)."""
-    calls = threading.local()
-    all_attributes = models.Queue.attributes
-
-    def attributes(self: Any) -> dict[str, Any]:
-        computed = getattr(calls, "computed", None)
-        if computed is not None:  # in GetQueueAttributes: once per queue and call
-            if self.name not in computed:
-                computed[self.name] = all_attributes.fget(self)
-            return computed[self.name]
-        if not getattr(calls, "sending", False):
-            return all_attributes.fget(self)
-        # sending: the one attribute read, as moto's property gives it (a FIFO attribute, bools
-        # as "true"/"false")
-        if not self.fifo_queue:
-            return {}
-        value = self.content_based_deduplication
-        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
-
-    def within(method: Callable[..., Any], name: str, value: Callable[[], Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            outer = getattr(calls, name, None)
-            setattr(calls, name, value())
-            try:
-                return method(*args, **kwargs)
-            finally:
-                setattr(calls, name, outer)
-
-        return call
-
-    backend = models.SQSBackend
-    models.Queue.attributes = property(attributes)
-    backend.get_queue_attributes = within(backend.get_queue_attributes, "computed", dict)
-    backend.send_message = within(backend.send_message, "sending", lambda: True)
-    backend._validate_message = within(backend._validate_message, "sending", lambda: True)
-
-
-def _sqs_delete(models: Any) -> None:
-    """moto's delete walks the queue twice, building a list of receipt handles per message."""
-    from moto.sqs.exceptions import ReceiptHandleIsInvalid
-
-    def delete_message(self: Any, receipt_handle: str) -> None:
-        # moto's Queue.delete_message in one pass: the same messages go, the same errors.
-        if receipt_handle in self.deleted_messages:
-            return  # already deleted: deleting again succeeds
-        kept, found = [], False
-        for message in self._messages:
-            if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles:
-                found = True
-                self.pending_messages.discard(message)
-                self.deleted_messages.update(message.all_receipt_handles)
-            else:
-                kept.append(message)
-        if not found:
-            raise ReceiptHandleIsInvalid()
-        self._messages = kept
-
-    models.Queue.delete_message = delete_message
-
-
-def _dispatcher() -> Any:
-    """moto's dispatcher, remembering which backend serves a host: moto lists its package folder
-    (a directory listing and a stat per entry) and tries every service's URL patterns on every
-    request to find it, and the answer for a host never changes."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    class Dispatcher(DomainDispatcherApplication):
-        known: dict[str | None, Any] = {}
-
-        def get_backend_for_host(self, host: str | None) -> Any:
-            try:
-                return self.known[host]
-            except KeyError:
-                backend = self.known[host] = super().get_backend_for_host(host)
-                return backend
-
-    return Dispatcher
-
-
-class _ExpiringIterators(dict[str, Any]):
-    """moto's table of DynamoDB stream iterators, forgetting each one 15 minutes after it was
-    handed out, as DynamoDB Streams does (moto keeps them all: a stream poller asks for four a
-    second per shard). Iterators are added in the order they are handed out."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._handed_out: collections.deque[tuple[float, str]] = collections.deque()
-        self._lock = threading.Lock()  # GetRecords hands out iterators outside `Serialised`
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        now = time.monotonic()
-        with self._lock:
-            super().__setitem__(key, value)
-            self._handed_out.append((now, key))
-            while self._handed_out and now - self._handed_out[0][0] > SHARD_ITERATOR_SECONDS:
-                self.pop(self._handed_out.popleft()[1], None)
-
-
-def _expiring_shard_iterators() -> None:
-    from moto.dynamodbstreams import models
-
-    backend = models.DynamoDBStreamsBackend
-    original = backend.__init__
-
-    def __init__(self: Any, region_name: str, account_id: str) -> None:
-        original(self, region_name, account_id)
-        self.shard_iterators = _ExpiringIterators()
-
-    backend.__init__ = __init__  # type: ignore[method-assign]
 
 
 class ShopControl:
@@ -273,15 +120,12 @@ class EmbeddedMoto:
         region: str = REGION,
         state_file: Path | None = None,
     ) -> None:
-        from moto.moto_server.werkzeug_app import create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from shop_local.dev_state import StateKeeper
 
-        _faster_sqs()
-        _expiring_shard_iterators()
-        emulator_speedups.install()  # DynamoDB's item results serialised directly, same bytes
-        # the stack's operations skip Flask's request handling, same responses (emulator_fastpath)
-        dispatch = emulator_fastpath.FastPath(_dispatcher()(create_backend_app))
+        # moto's own server path, as `moto_server` builds it: no shortcut of ours inside moto
+        dispatch = DomainDispatcherApplication(create_backend_app)
         serialised = Serialised(dispatch)
         moto = AwsFaultMiddleware(serialised, book)
         self.keeper = None

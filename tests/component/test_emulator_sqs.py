@@ -1,6 +1,5 @@
-"""The embedded emulator's SQS answers as moto's does: its shortcuts (`shop_local.emulator._faster_sqs`:
-the send path reads one queue attribute instead of building them all, a delete walks the queue
-once) change no result. Through the emulator's own process and boto3, as the functions use it."""
+"""The embedded emulator's SQS: what the stack relies on (counts, deletes by any receipt handle, FIFO
+deduplication), through the emulator's own process and boto3, as the functions use it."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """What each handler imports at cold start, in the Lambda layout (not timed: the benchmark times it).
 
-Each check is a fresh `python -S` that sees only the function's CodeUri, the layer's packages (its
-requirements.txt installed as `sam build` installs it, cached by the local runtime) and the layer's
-own folder, with the variables the template deploys, and lists `sys.modules` after importing the
-handler module. Lambda pays for every module imported here on every cold start.
+Each check is a fresh `python -S` that sees only what `sam build` made for Lambda: the function's
+build folder (.aws-sam/build/<Function>) and the layer's (.aws-sam/build/SharedLayer/python: the
+locked packages and shop_shared), with the variables the template deploys, and lists
+`sys.modules` after importing the handler module. Lambda pays for every module imported here on
+every cold start. (In tests/template, beside the other proofs that read the build: the unit tier
+runs offline, and building a layer needs pip and the network.)
 """
 
 from __future__ import annotations
@@ -15,28 +17,40 @@ import sys
 from functools import cache
 
 import pytest
+from sam_template import REQUIRED, ROOT, wait_for_the_build
 
-from shop_local.lambda_runtime import layer_packages
-from shop_local.template import ROOT, Template
+from shop_local.template import Template
 
-LAYER = ROOT / "layers" / "shared"
+BUILD = ROOT / ".aws-sam" / "build"
+LAYER = BUILD / "SharedLayer" / "python"
 TEMPLATE = Template()  # the template's default parameters: as deployed
 FUNCTIONS = TEMPLATE.functions()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _the_build_exists() -> None:
+    """Skipped on a developer's targeted run without a build; in CI and in `make test` (which builds
+    beside the tests: SHOP_REQUIRE_BUILD=1) a missing build is a failure, never a quiet skip."""
+    wait_for_the_build()
+    if (BUILD / "template.yaml").exists():
+        return
+    if not REQUIRED:
+        pytest.skip("run `make template` (sam build) first")
+    pytest.fail(f"{BUILD} has no build: `make template` (sam build) must run before these tests")
 
 
 @cache
 def imported(function_id: str, trace_disabled: str | None = None) -> frozenset[str]:
     spec = FUNCTIONS[function_id]
-    packages = layer_packages(LAYER)
-    assert packages is not None
+    built = BUILD / function_id
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join([str(spec.code_uri), str(packages), str(LAYER)]),
+        "PYTHONPATH": os.pathsep.join([str(built), str(LAYER)]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": function_id,
-        "LAMBDA_TASK_ROOT": str(spec.code_uri),
+        "LAMBDA_TASK_ROOT": str(built),
         **{name: str(value) for name, value in spec.environment.items()},
     }
     if trace_disabled is not None:
@@ -44,7 +58,7 @@ def imported(function_id: str, trace_disabled: str | None = None) -> frozenset[s
     code = f"import sys, json; import {spec.module}; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-S", "-c", code],
-        cwd=spec.code_uri,
+        cwd=built,
         env=env,
         capture_output=True,
         text=True,
@@ -89,17 +103,6 @@ def test_redis_is_imported_only_by_the_requests_that_use_it(function_id: str) ->
 
 def test_the_stream_publisher_does_not_load_the_e_mail_templates() -> None:
     assert "jinja2" not in packages(imported("OrderEventsPublisherFunction"))
-
-
-def test_the_no_op_tracer_hands_back_the_handler_itself() -> None:
-    from shop_shared.observability import NoOpTracer
-
-    def handler(event: object, context: object) -> str:
-        return "answer"
-
-    tracer = NoOpTracer()
-    assert tracer.capture_lambda_handler(handler) is handler
-    assert tracer.capture_lambda_handler(capture_response=False)(handler) is handler
 
 
 def test_the_auth_function_loads_the_e_mail_templates_only_to_send_an_account_e_mail() -> None:
