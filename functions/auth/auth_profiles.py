@@ -4,6 +4,8 @@
   e-mail is still the one read), the new guard (only if absent: of two users racing for one
   address exactly one wins, the other gets 409) and the old guard's delete (only if it is ours).
   The new address is unverified until its link is followed.
+- Admin writes (is_active, role, another user's account) check the caller's role and active flag
+  as stored, not the authorizer's possibly cached claims (issue 26, item 1).
 - Deactivation bumps the token version (every token and session of the user dies) and deletes
   the sessions. An admin can neither deactivate nor demote themself (there must stay an admin).
 - Deleting the default address makes the newest remaining one the default, in one transaction
@@ -43,6 +45,8 @@ def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
         raise Forbidden("You may only change your own account", code="forbidden")
     if (patch.is_active is not None or patch.role is not None) and not caller.is_admin:
         raise Forbidden("Only an admin may change is_active or role", code="forbidden")
+    if patch.is_active is not None or patch.role is not None or caller.user_id != user_id:
+        auth_service.require_stored_admin(caller)  # the claims may be up to 60 s old
     if (
         caller.is_admin
         and caller.user_id == user_id

@@ -198,6 +198,17 @@ def verify_token(authorization: str | None) -> TokenUser:
     return TokenUser(user_id=user.id, **user.model_dump())
 
 
+def require_stored_admin(caller: Caller) -> None:
+    """403 unless the caller is an admin as the users table says now, and active. For every admin
+    write: the authorizer's answer is cached (up to 60 s), so a demoted or deactivated admin's
+    claims still say `admin` for a while, long enough to undo the demotion (issue 26, item 1)."""
+    if caller.is_admin:
+        stored = _users().get_profile(caller.user_id, ("role", "is_active"), consistent=True)
+        if stored is not None and stored.get("role") == "admin" and stored.get("is_active") is True:
+            return
+    raise Forbidden("Only an admin may do this", code="forbidden")
+
+
 def read_user(user_id: str) -> User:
     item = _users().get_profile(user_id, USER_FIELDS, consistent=True)
     if item is None:

@@ -75,6 +75,21 @@ def auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Auth]:
     monkeypatch.setattr(auth_adapters, "_adapters", adapters)
     assert isinstance(adapters.users, InMemoryUsers) and isinstance(adapters.sessions, InMemorySessions)
     fakes = Auth(adapters.users, adapters.sessions)
+    # ADMIN's account as stored: admin-only writes check the stored role, not the caller's claims.
+    adapters.users.create_user(
+        {
+            "id": ADMIN.user_id,
+            "username": ADMIN.username,
+            "email": ADMIN.email,
+            "first_name": "Root",
+            "last_name": "Admin",
+            "role": "admin",
+            "is_active": True,
+            "email_verified": True,
+            "token_version": 0,
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )
 
     def send(kind: str, *, to: str, first_name: str, token: str) -> None:
         fakes.mails.append({"kind": kind, "to": to, "first_name": first_name, "token": token})
@@ -85,7 +100,7 @@ def auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Auth]:
     passwords._dummy_hash.cache_clear()
 
 
-ADMIN = Caller(user_id="admin-1", username="root", email="root@example.com", role="admin")
+ADMIN = Caller(user_id="admin-1", username="admin_1", email="admin-1@example.com", role="admin")
 
 
 def claims(access_token: str) -> tokens.TokenClaims:
@@ -375,6 +390,52 @@ def test_an_admin_cannot_deactivate_or_demote_themself(auth: Auth) -> None:
     root = auth.register("root", role="admin", verified=True)
     for patch in (UserPatch(is_active=False), UserPatch(role="customer")):
         assert refused_code(auth_profiles.update_user, root, root.user_id, patch) == "cannot_change_own_admin"
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [UserPatch(role="admin"), UserPatch(is_active=True), UserPatch(first_name="Mallory")],
+)
+def test_a_demoted_admin_cannot_use_a_token_still_saying_admin(auth: Auth, patch: UserPatch) -> None:
+    # Issue 26, item 1: within the authorizer's cache window the caller still reads `role: admin`.
+    mallory = auth.register("mallory", role="admin", verified=True)
+    jane = auth.register("jane")
+    auth_profiles.update_user(ADMIN, mallory.user_id, UserPatch(role="customer"))
+    assert mallory.is_admin  # the cached claims
+    assert (
+        refused_code(auth_profiles.update_user, mallory, mallory.user_id, UserPatch(role="admin"))
+        == "forbidden"
+    )
+    assert refused_code(auth_profiles.update_user, mallory, jane.user_id, patch) == "forbidden"
+    assert auth_service.read_user(mallory.user_id).role == "customer"
+    assert auth_service.read_user(jane.user_id).first_name == "Jane"
+
+
+def test_a_deactivated_admin_cannot_reactivate_themself_or_change_anyone(auth: Auth) -> None:
+    mallory = auth.register("mallory", role="admin", verified=True)
+    jane = auth.register("jane")
+    auth_profiles.update_user(ADMIN, mallory.user_id, UserPatch(is_active=False))
+    assert (
+        refused_code(auth_profiles.update_user, mallory, mallory.user_id, UserPatch(is_active=True))
+        == "forbidden"
+    )
+    assert (
+        refused_code(auth_profiles.update_user, mallory, jane.user_id, UserPatch(is_active=False))
+        == "forbidden"
+    )
+    assert auth_service.read_user(mallory.user_id).is_active is False
+    assert auth_service.read_user(jane.user_id).is_active is True
+
+
+def test_a_customer_promoted_since_their_token_may_act_as_admin_once_the_claims_say_so(auth: Auth) -> None:
+    # The stored role is necessary, and the claims too: a token saying `customer` stays a customer's.
+    jane, john = auth.register("jane"), auth.register("john")
+    auth_profiles.update_user(ADMIN, jane.user_id, UserPatch(role="admin"))
+    assert (
+        refused_code(auth_profiles.update_user, jane, john.user_id, UserPatch(is_active=False)) == "forbidden"
+    )
+    promoted = Caller(user_id=jane.user_id, username="jane", email=jane.email, role="admin")
+    assert auth_profiles.update_user(promoted, john.user_id, UserPatch(is_active=False)).is_active is False
 
 
 def test_deactivation_ends_every_token_and_session(auth: Auth) -> None:
