@@ -28,7 +28,7 @@ from shop_local.testing import DEFAULT_ADDRESS as ADDRESS
 from shop_shared import passwords, tokens
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
-from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from shop_shared.models import AddressRequest, RegisterRequest, UserPatch
 
 SECRET = "unit-test-signing-secret-of-at-least-32-chars"
@@ -91,8 +91,8 @@ def auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Auth]:
         }
     )
 
-    def send(kind: str, *, to: str, first_name: str, token: str) -> None:
-        fakes.mails.append({"kind": kind, "to": to, "first_name": first_name, "token": token})
+    def send(kind: str, *, to: str, first_name: str, token: str = "", **details: str) -> None:
+        fakes.mails.append({"kind": kind, "to": to, "first_name": first_name, "token": token, **details})
 
     monkeypatch.setattr(auth_emails, "send", send)
     yield fakes
@@ -230,7 +230,7 @@ def test_a_password_change_ends_every_session(auth: Auth) -> None:
 
 
 def test_a_reset_link_sets_a_new_password_once_and_ends_the_sessions(auth: Auth) -> None:
-    auth.register("jane", "jane@example.com")
+    auth.register("jane", "jane@example.com", verified=True)
     token = auth_service.login("jane", PASSWORD)
     auth_accounts.request_password_reset("JANE@example.com")
     link = auth.link("password_reset")
@@ -241,9 +241,9 @@ def test_a_reset_link_sets_a_new_password_once_and_ends_the_sessions(auth: Auth)
 
 
 def test_a_reset_link_dies_with_a_password_change_and_unknown_emails_get_none(auth: Auth) -> None:
-    jane = auth.register("jane", "jane@example.com")
+    jane = auth.register("jane", "jane@example.com", verified=True)
     auth_accounts.request_password_reset("nobody@example.com")
-    assert [mail["kind"] for mail in auth.mails] == ["verify_email"]  # the same answer, no e-mail
+    assert auth.mails == []  # the same answer, no e-mail
     auth_accounts.request_password_reset("jane@example.com")
     auth_accounts.change_password(jane.user_id, PASSWORD, "brand-new-secret-3")
     link = auth.link("password_reset")
@@ -272,9 +272,60 @@ def test_an_account_email_ses_refuses_is_counted_for_the_alarm(
 
     monkeypatch.setattr(auth_emails, "send", refused)
     jane = auth.register("jane", "jane@example.com")
-    auth_accounts.request_password_reset("jane@example.com")  # still answered as accepted
     assert auth_service.read_user(jane.user_id).email_verified is False
+    auth.users.update_profile(jane.user_id, {"email_verified": True})  # resets go to verified addresses
+    auth_accounts.request_password_reset("jane@example.com")  # still answered as accepted
     assert _account_email_failures(capsys.readouterr().out) == ["verify_email", "password_reset"]
+
+
+def test_a_reset_goes_only_to_a_verified_address(auth: Auth) -> None:
+    # Issue 26, item 3: a reset link to an address nobody proved they read is an account takeover.
+    jane = auth.register("jane", "jane@example.com")
+    auth_accounts.request_password_reset("jane@example.com")  # answered as accepted, sends nothing
+    assert [mail["kind"] for mail in auth.mails] == ["verify_email"]
+    auth_accounts.verify_email(auth.link("verify_email"))
+    auth_accounts.request_password_reset("jane@example.com")
+    assert [(mail["kind"], mail["to"]) for mail in auth.mails][-1] == ("password_reset", "jane@example.com")
+    assert auth_service.read_user(jane.user_id).email_verified is True
+
+
+def test_a_stolen_access_token_cannot_move_the_account_to_another_address(auth: Auth) -> None:
+    # Issue 26, item 3: the e-mail change needs the password, tells the old address, and the new
+    # (unverified) address gets no reset link.
+    jane = auth.register("jane", "jane@example.com", verified=True)
+    with pytest.raises(Unprocessable) as missing:
+        auth_profiles.update_user(jane, jane.user_id, UserPatch(email="mallory@example.com"))
+    assert missing.value.code == "current_password_required"
+    wrong = UserPatch(email="mallory@example.com", current_password="not-the-password")
+    assert refused_code(auth_profiles.update_user, jane, jane.user_id, wrong) == "wrong_password"
+    assert auth_service.read_user(jane.user_id).email == "jane@example.com"
+    assert auth.mails == []
+
+    moved = auth_profiles.update_user(
+        jane, jane.user_id, UserPatch(email="mallory@example.com", current_password=PASSWORD)
+    )
+    assert (moved.email, moved.email_verified) == ("mallory@example.com", False)
+    sent = [(mail["kind"], mail["to"]) for mail in auth.mails]
+    assert ("email_changed", "jane@example.com") in sent
+    assert ("verify_email", "mallory@example.com") in sent
+    notice = next(mail for mail in auth.mails if mail["kind"] == "email_changed")
+    assert notice["new_email"] == "mallory@example.com"
+    auth_accounts.request_password_reset("mallory@example.com")
+    assert "password_reset" not in [mail["kind"] for mail in auth.mails]
+
+
+def test_an_admin_changes_a_users_email_without_their_password(auth: Auth) -> None:
+    jane = auth.register("jane", "jane@example.com", verified=True)
+    changed = auth_profiles.update_user(ADMIN, jane.user_id, UserPatch(email="jane.new@example.com"))
+    assert changed.email == "jane.new@example.com"
+    assert ("email_changed", "jane@example.com") in [(mail["kind"], mail["to"]) for mail in auth.mails]
+
+
+def test_a_names_only_change_needs_no_password(auth: Auth) -> None:
+    jane = auth.register("jane", "jane@example.com", verified=True)
+    assert auth_profiles.update_user(jane, jane.user_id, UserPatch(first_name="Janet")).first_name == "Janet"
+    same = auth_profiles.update_user(jane, jane.user_id, UserPatch(email="jane@example.com"))
+    assert same.email_verified is True
 
 
 # ------------------------------------------------------------------------------------ e-mail verification
@@ -302,7 +353,9 @@ def test_an_expired_verification_link_is_refused(auth: Auth, monkeypatch: pytest
 def test_a_link_to_an_address_changed_since_is_refused(auth: Auth) -> None:
     jane = auth.register("jane", "jane@example.com")
     old_link = auth.link("verify_email")
-    auth_profiles.update_user(jane, jane.user_id, UserPatch(email="janet@example.com"))
+    auth_profiles.update_user(
+        jane, jane.user_id, UserPatch(email="janet@example.com", current_password=PASSWORD)
+    )
     assert refused_code(auth_accounts.verify_email, old_link) == "invalid_token"
     assert auth.mails[-1]["to"] == "janet@example.com"
     auth_accounts.verify_email(auth.link("verify_email"))
@@ -314,7 +367,10 @@ def test_an_email_of_another_user_is_409(auth: Auth) -> None:
     jane = auth.register("jane", "jane@example.com")
     auth.register("john", "john@example.com")
     assert refused_code(
-        auth_profiles.update_user, jane, jane.user_id, UserPatch(email="John@Example.com")
+        auth_profiles.update_user,
+        jane,
+        jane.user_id,
+        UserPatch(email="John@Example.com", current_password=PASSWORD),
     ) == ("email_taken")
     assert auth_service.read_user(jane.user_id).email == "jane@example.com"
 

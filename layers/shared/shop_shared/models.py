@@ -158,11 +158,14 @@ class VerifyEmailRequest(BaseModel):
 
 
 class UserPatch(BaseModel):
-    """PATCH /auth/user/{id}: the user's names and e-mail; an admin also `is_active` and `role`."""
+    """PATCH /auth/user/{id}: the user's names and e-mail; an admin also `is_active` and `role`.
+    Changing one's own e-mail needs `current_password` (an access token alone must not be enough
+    to move the account, and its reset links, to another address)."""
 
     first_name: Name | None = None
     last_name: Name | None = None
     email: Email | None = None
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     is_active: bool | None = None
     role: Role | None = None
 
