@@ -70,23 +70,24 @@ def _check_password(password: str, profile: dict[str, Any]) -> None:
 
 
 def send_verification(profile: dict[str, Any]) -> None:
-    """A verification link for the profile's current e-mail. A failure to send is logged, not
-    raised: the account exists either way, and the user can ask for the e-mail again."""
+    """A verification link for the profile's current e-mail. A failure to store the link or to send
+    it is logged and counted, not raised: the account exists either way (a 500 here left a
+    registration that looked failed, issue 26 item 7), and the user can ask for the e-mail again."""
     settings = get_settings()
-    token = _issue(
-        VERIFY,
-        settings.email_verification_ttl_seconds,
-        user_id=str(profile["id"]),
-        email=str(profile["email"]),
-    )
     try:
+        token = _issue(
+            VERIFY,
+            settings.email_verification_ttl_seconds,
+            user_id=str(profile["id"]),
+            email=str(profile["email"]),
+        )
         auth_emails.send(
             "verify_email",
             to=str(profile["email"]),
             first_name=str(profile.get("first_name", "")),
             token=token,
         )
-    except (ClientError, BotoCoreError) as exc:  # SES refused, or could not be reached
+    except (ClientError, BotoCoreError) as exc:  # DynamoDB or SES refused, or could not be reached
         auth_emails.report_failure("verify_email", exc)
 
 

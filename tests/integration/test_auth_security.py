@@ -169,3 +169,44 @@ def test_wrong_current_passwords_are_limited_like_logins(stack: ShopStack) -> No
     assert right.status_code == 429, right.text  # the guess that would have been right is not tried
     # logins are counted apart: the user can still log in
     assert stack.login(who["username"], who["password"])
+
+
+# --- item 7: no 500 for an empty search, no half-written registration ------------------------------
+
+
+def test_the_user_search_without_a_query_lists_users(stack: ShopStack) -> None:
+    stack.new_user(verified=False)  # the admin and this one at least
+    admin = stack.admin_token()
+    for path in ("/auth/users", "/auth/users?query=", "/auth/users?query=&limit=2"):
+        listed = stack.get(path, token=admin)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["users"], path
+    page = stack.get("/auth/users?limit=1", token=admin).json()
+    assert len(page["users"]) == 1 and page["next"]
+    following = stack.get("/auth/users", token=admin, params={"limit": 1, "next": page["next"]}).json()
+    assert following["users"][0]["id"] != page["users"][0]["id"]
+
+
+def test_a_registration_whose_second_write_fails_is_complete_or_can_be_retried(
+    stack: ShopStack, no_faults: ShopStack
+) -> None:
+    body = registration()
+    # Every attempt of the PutItem after the registration's transaction (the verification link).
+    stack.fail("dynamodb", "PutItem", times=4)
+    first = stack.post("/auth/register", json=body)
+    stack.clear_faults()
+    assert first.status_code in (201, 503), first.text  # never a 500
+    retried = stack.post("/auth/register", json=body)
+    assert retried.status_code == 201, retried.text  # never a 409 for an account the user never got
+    assert retried.json()["username"] == body["username"]
+    stack.verify_email(body["email"])
+    assert stack.login(body["username"], body["password"])
+
+
+def test_a_registration_retried_by_someone_else_is_still_409(stack: ShopStack) -> None:
+    body = registration()
+    assert stack.post("/auth/register", json=body).status_code == 201
+    other = stack.post("/auth/register", json={**body, "password": "another-pw-2026"})
+    assert other.status_code == 409, other.text
+    elsewhere = stack.post("/auth/register", json={**body, "email": f"x{body['email']}"})
+    assert elsewhere.status_code == 409, elsewhere.text

@@ -149,6 +149,33 @@ def test_a_taken_username_or_email_in_any_case_is_409(
     assert len(auth.mails) == 1  # the refused registration sent nothing
 
 
+def test_a_registration_retried_with_the_same_body_gets_the_account_not_409(auth: Auth) -> None:
+    # Issue 26, item 7: the first attempt stored the account but its answer was a 5xx or lost.
+    jane = auth.register("jane", "jane@example.com")
+    again = auth.register("jane", "JANE@example.com")
+    assert again.user_id == jane.user_id
+    assert [mail["kind"] for mail in auth.mails] == ["verify_email", "verify_email"]  # its link again
+    request = RegisterRequest(
+        username="jane", email="jane@example.com", first_name="J", last_name="D", password="another-pw-2026"
+    )
+    with pytest.raises(Conflict):  # not the same password: someone else
+        auth_service.register(request)
+    auth_accounts.verify_email(auth.link("verify_email"))
+    assert refused_code(auth.register, "jane", "jane@example.com") == "username_taken"  # received
+
+
+def test_a_registration_whose_verification_link_cannot_be_stored_still_succeeds(
+    auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutItem")
+
+    monkeypatch.setattr(auth.users, "issue_token", unavailable)
+    jane = auth.register("jane", "jane@example.com")
+    assert auth_service.read_user(jane.user_id).username == "jane"
+    assert auth.mails == []  # the user asks for the link again (resend)
+
+
 def test_a_verified_registration_sends_no_link(auth: Auth) -> None:
     auth.register("root", role="admin", verified=True)
     assert auth.mails == []
@@ -528,3 +555,14 @@ def test_only_an_admin_searches_users(auth: Auth) -> None:
     rest = auth_profiles.search_users(ADMIN, "ja", 10, page.next)
     assert [user.username for user in rest.users] == ["bob"]
     assert refused_code(auth_profiles.search_users, ADMIN, "ja", 10, "not-a-cursor") == "invalid_cursor"
+
+
+def test_a_search_with_no_query_lists_the_users(auth: Auth) -> None:
+    auth.register("jane", "jane@example.com")
+    auth.register("bob", "zed@example.com")
+    for query in ("", "   "):
+        assert [user.username for user in auth_profiles.search_users(ADMIN, query, 10, None).users] == [
+            "admin_1",
+            "bob",
+            "jane",
+        ]
