@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import auth_emails
 import auth_sessions
+import login_throttle
 from auth_adapters import adapters
 from shop_shared.config import get_settings
 from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
@@ -69,24 +70,39 @@ def _check_password(password: str, profile: dict[str, Any]) -> None:
 
 
 def send_verification(profile: dict[str, Any]) -> None:
-    """A verification link for the profile's current e-mail. A failure to send is logged, not
-    raised: the account exists either way, and the user can ask for the e-mail again."""
+    """A verification link for the profile's current e-mail. A failure to store the link or to send
+    it is logged and counted, not raised: the account exists either way (a 500 here left a
+    registration that looked failed, issue 26 item 7), and the user can ask for the e-mail again."""
     settings = get_settings()
-    token = _issue(
-        VERIFY,
-        settings.email_verification_ttl_seconds,
-        user_id=str(profile["id"]),
-        email=str(profile["email"]),
-    )
     try:
+        token = _issue(
+            VERIFY,
+            settings.email_verification_ttl_seconds,
+            user_id=str(profile["id"]),
+            email=str(profile["email"]),
+        )
         auth_emails.send(
             "verify_email",
             to=str(profile["email"]),
             first_name=str(profile.get("first_name", "")),
             token=token,
         )
-    except (ClientError, BotoCoreError) as exc:  # SES refused, or could not be reached
+    except (ClientError, BotoCoreError) as exc:  # DynamoDB or SES refused, or could not be reached
         auth_emails.report_failure("verify_email", exc)
+
+
+def notify_email_changed(profile: dict[str, Any], new_email: str) -> None:
+    """Tell the old address that the account's e-mail changed (the owner learns of a takeover).
+    A failure to send is logged and counted, not raised: the change is made."""
+    try:
+        auth_emails.send(
+            "email_changed",
+            to=str(profile["email"]),
+            first_name=str(profile.get("first_name", "")),
+            new_email=new_email,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        auth_emails.report_failure("email_changed", exc)
 
 
 def verify_email(token: str) -> str:
@@ -139,12 +155,31 @@ def _limit_resends(user_id: str) -> None:
 # --- password change and reset -----------------------------------------------------------------
 
 
-def change_password(user_id: str, current_password: str, new_password: str) -> None:
+def check_current_password(profile: dict[str, Any], password: str, *, address: str) -> None:
+    """403 `wrong_password` unless `password` is the profile's; limited like login
+    (`login_throttle`, per user and client address): a stolen access token must not make the
+    password change an unlimited password oracle (issue 26, item 6)."""
+    user_id = str(profile["id"])
+    retry_after = login_throttle.check(user_id, address, scope=login_throttle.PASSWORD_CHECK)
+    if retry_after is not None:
+        raise TooManyRequests(
+            "Too many wrong passwords, try again later",
+            retry_after=retry_after,
+            code="too_many_password_attempts",
+        )
+    if not verify_password(str(profile["password_hash"]), password):
+        login_throttle.failed(user_id, scope=login_throttle.PASSWORD_CHECK)
+        raise Forbidden("Current password is wrong", code="wrong_password")
+    login_throttle.succeeded(user_id, address, scope=login_throttle.PASSWORD_CHECK)
+
+
+def change_password(
+    user_id: str, current_password: str, new_password: str, *, address: str = "unknown"
+) -> None:
     profile = _profile(user_id, "id", "username", "email", "password_hash", "token_version")
     if profile is None:
         raise NotFound("User not found", code="user_not_found")
-    if not verify_password(str(profile["password_hash"]), current_password):
-        raise Forbidden("Current password is wrong", code="wrong_password")
+    check_current_password(profile, current_password, address=address)
     _check_password(new_password, profile)
     adapters().users.update_profile(
         user_id, {"password_hash": hash_password(new_password)}, revoke_tokens=True
@@ -153,14 +188,18 @@ def change_password(user_id: str, current_password: str, new_password: str) -> N
 
 
 def request_password_reset(email: str) -> None:
-    """Send a reset link if an active account has this e-mail; the same answer and time otherwise."""
+    """Send a reset link if an active account has this e-mail and has verified it; the same answer
+    and time otherwise. Unverified: nobody proved they read that mailbox (it may be an address a
+    stolen token just set, issue 26, item 3)."""
     started = time.monotonic()
     try:
         owner = adapters().users.user_id_for_email(email)
         profile = (
-            _profile(owner, "id", "email", "first_name", "is_active", "token_version") if owner else None
+            _profile(owner, "id", "email", "first_name", "is_active", "email_verified", "token_version")
+            if owner
+            else None
         )
-        if profile is not None and profile.get("is_active") is True:
+        if profile is not None and profile.get("is_active") is True and profile.get("email_verified") is True:
             settings = get_settings()
             token = _issue(
                 RESET,

@@ -148,7 +148,8 @@ def logout(body: Annotated[RefreshRequest, Body()]) -> Response[None]:
 def change_password(user_id: UserId, body: Annotated[PasswordChangeRequest, Body()]) -> Response[None]:
     if current_caller(app).user_id != user_id:
         raise Forbidden("You may only change your own password", code="forbidden")
-    auth_accounts.change_password(user_id, body.current_password, body.new_password)
+    address = app.current_event.request_context.identity.source_ip or "unknown"
+    auth_accounts.change_password(user_id, body.current_password, body.new_password, address=address)
     metrics.add_metric(name="PasswordChanged", unit=MetricUnit.Count, value=1)
     return Response(status_code=204)
 
@@ -258,7 +259,8 @@ def add_address(user_id: UserId, body: Annotated[AddressRequest, Body()]) -> Add
     tags=["auth"],
 )
 def update_user(user_id: UserId, body: Annotated[UserPatch, Body()]) -> User:
-    return auth_profiles.update_user(current_caller(app), user_id, body)
+    address = app.current_event.request_context.identity.source_ip or "unknown"
+    return auth_profiles.update_user(current_caller(app), user_id, body, address=address)
 
 
 @app.put(

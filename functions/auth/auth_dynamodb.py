@@ -270,6 +270,13 @@ class DynamoUsers:
             "FilterExpression": "attribute_not_exists(username_lower) OR NOT begins_with(username_lower, :q)",
             "ExpressionAttributeValues": {":p": keys.SEARCH_PARTITION, ":q": prefix},
         }
+        if not prefix:
+            # Every user, by username. DynamoDB refuses an empty string in a key condition
+            # (ValidationException: a 500 on GET /auth/users without `query`, issue 26 item 7), and
+            # every username matches "": only the username entries are listed.
+            arguments["KeyConditionExpression"] = "search_pk = :p"
+            arguments["FilterExpression"] = "attribute_not_exists(username_lower)"
+            arguments["ExpressionAttributeValues"] = {":p": keys.SEARCH_PARTITION}
         start = dict(after) if after else None
         user_ids: list[str] = []
         last: dict[str, Any] | None = None

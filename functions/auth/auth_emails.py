@@ -37,6 +37,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECTS = {
     "verify_email": "Verify your e-mail address",
     "password_reset": "Reset your password",
+    "email_changed": "Your e-mail address was changed",
 }
 # Where the links lead on the storefront (the token travels in the query string, `token=`).
 PAGES = {"verify_email": "verify-email", "password_reset": "reset-password"}
@@ -63,13 +64,14 @@ def link(kind: str, token: str) -> str:
     return f"{get_settings().storefront_url}/#/{PAGES[kind]}?{urlencode({'token': token})}"
 
 
-def render(kind: str, *, to: str, first_name: str, token: str) -> AccountEmail:
+def render(kind: str, *, to: str, first_name: str, token: str = "", new_email: str = "") -> AccountEmail:
     settings = get_settings()
     context: dict[str, Any] = {
         "subject": SUBJECTS[kind],
         "first_name": first_name,
         "email": to,
-        "link": link(kind, token),
+        "new_email": new_email,
+        "link": link(kind, token) if kind in PAGES else "",  # a notice carries no link
         "hours": settings.email_verification_ttl_seconds // 3600,
         "minutes": settings.password_reset_ttl_seconds // 60,
     }
@@ -94,8 +96,8 @@ def build_message(mail: AccountEmail, sender: str) -> bytes:
     return message.as_bytes(policy=SMTP)
 
 
-def send(kind: str, *, to: str, first_name: str, token: str) -> None:
-    mail = render(kind, to=to, first_name=first_name, token=token)
+def send(kind: str, *, to: str, first_name: str, token: str = "", new_email: str = "") -> None:
+    mail = render(kind, to=to, first_name=first_name, token=token, new_email=new_email)
     sender = get_settings().sender_email
     aws.client("ses").send_raw_email(
         Source=sender, Destinations=[mail.to], RawMessage={"Data": build_message(mail, sender)}

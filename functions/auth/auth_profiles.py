@@ -3,7 +3,10 @@
 - An e-mail change is one transaction, as registration is: the profile (on condition that the
   e-mail is still the one read), the new guard (only if absent: of two users racing for one
   address exactly one wins, the other gets 409) and the old guard's delete (only if it is ours).
-  The new address is unverified until its link is followed.
+  The new address is unverified until its link is followed. The user's own change needs the
+  current password (limited like login) and the old address is told (issue 26, item 3).
+- Admin writes (is_active, role, another user's account) check the caller's role and active flag
+  as stored, not the authorizer's possibly cached claims (issue 26, item 1).
 - Deactivation bumps the token version (every token and session of the user dies) and deletes
   the sessions. An admin can neither deactivate nor demote themself (there must stay an admin).
 - Deleting the default address makes the newest remaining one the default, in one transaction
@@ -26,7 +29,7 @@ from auth_adapters import adapters
 from auth_address_rules import Deleted, Updated, next_default
 from auth_ports import DefaultMove
 from auth_service import USER_FIELDS, to_address, to_user
-from shop_shared.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from shop_shared.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from shop_shared.models import Address, AddressRequest, User, UserPage, UserPatch
 
 if TYPE_CHECKING:
@@ -38,11 +41,13 @@ ATTEMPTS = 3
 # --- PATCH /auth/user/{id} ---------------------------------------------------------------------
 
 
-def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
+def update_user(caller: Caller, user_id: str, patch: UserPatch, *, address: str = "unknown") -> User:
     if not caller.can_access_user(user_id):
         raise Forbidden("You may only change your own account", code="forbidden")
     if (patch.is_active is not None or patch.role is not None) and not caller.is_admin:
         raise Forbidden("Only an admin may change is_active or role", code="forbidden")
+    if patch.is_active is not None or patch.role is not None or caller.user_id != user_id:
+        auth_service.require_stored_admin(caller)  # the claims may be up to 60 s old
     if (
         caller.is_admin
         and caller.user_id == user_id
@@ -51,9 +56,17 @@ def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
         raise Forbidden("An admin cannot deactivate or demote themself", code="cannot_change_own_admin")
 
     users = adapters().users
-    profile = users.get_profile(user_id, (*USER_FIELDS, "token_version"), consistent=True)
+    profile = users.get_profile(user_id, (*USER_FIELDS, "token_version", "password_hash"), consistent=True)
     if profile is None:
         raise NotFound("User not found", code="user_not_found")
+    changes_email = patch.email is not None and patch.email != profile["email"]
+    if changes_email and caller.user_id == user_id:
+        # An access token alone must not move the account (and its reset links) elsewhere.
+        if patch.current_password is None:
+            raise Unprocessable(
+                "Changing your e-mail address needs your current password", code="current_password_required"
+            )
+        auth_accounts.check_current_password(profile, patch.current_password, address=address)
 
     values: dict[str, Any] = {}
     for field in ("first_name", "last_name", "is_active", "role"):
@@ -66,7 +79,7 @@ def update_user(caller: Caller, user_id: str, patch: UserPatch) -> User:
         if deactivated:
             auth_sessions.end_all(user_id)
 
-    if patch.email is not None and patch.email != profile["email"]:
+    if changes_email and patch.email is not None:
         _change_email(profile, patch.email)
     return auth_service.read_user(user_id)
 
@@ -84,6 +97,7 @@ def _change_email(profile: dict[str, Any], email: str) -> None:
         verified=bool(same_address and profile.get("email_verified") is True),
     )
     if not same_address:
+        auth_accounts.notify_email_changed(profile, email)
         auth_accounts.send_verification({**profile, "email": email})
 
 

@@ -22,6 +22,7 @@ from auth_adapters import adapters
 from auth_address_rules import Added, next_default
 from auth_ports import DefaultMove
 from shop_shared.errors import (
+    Conflict,
     Forbidden,
     NotFound,
     ServiceUnavailable,
@@ -114,8 +115,45 @@ def to_address(item: dict[str, Any]) -> Address:
 
 def register(request: RegisterRequest, *, role: str = "customer", verified: bool = False) -> User:
     """Create a user. Username and e-mail are unique case-insensitively (409 otherwise). Unless
-    `verified`, the e-mail address gets a verification link."""
+    `verified`, the e-mail address gets a verification link.
+
+    Safe to retry (issue 26, item 7): the account is one transaction (`create_user`), and a retry
+    of a registration whose answer was lost or was a 5xx, i.e. the same username, e-mail and
+    password of an account not verified yet, answers 201 with that account (and sends its link
+    again: the first may not have gone out) instead of 409 for an account the user never got."""
     check_password(request.password, username=request.username, email=request.email)
+    try:
+        return _register_new(request, role=role, verified=verified)
+    except Conflict:
+        existing = _earlier_attempt(request)
+        if existing is None:
+            raise
+        logger.info(
+            "registration retried: the account of the first attempt", extra={"user_id": existing["id"]}
+        )
+        auth_accounts.send_verification(existing)
+        return to_user(existing)
+
+
+def _earlier_attempt(request: RegisterRequest) -> dict[str, Any] | None:
+    """The account an earlier attempt of this very registration stored, or None. The password
+    must match (so a 201 tells nobody anything a login would not) and the address must not be
+    verified yet (a verified account was plainly received)."""
+    users = _users()
+    user_id = users.user_id_for_username(request.username)
+    item = users.get_profile(user_id, (*USER_FIELDS, "password_hash"), consistent=True) if user_id else None
+    if (
+        item is None
+        or str(item["username"]) != request.username
+        or str(item["email"]).lower() != request.email.lower()
+        or item.get("email_verified") is True
+        or not verify_password(str(item["password_hash"]), request.password)
+    ):
+        return None
+    return {field: item[field] for field in USER_FIELDS if field in item}
+
+
+def _register_new(request: RegisterRequest, *, role: str, verified: bool) -> User:
     user_id = str(uuid.uuid4())
     item = {
         "id": user_id,
@@ -196,6 +234,17 @@ def verify_token(authorization: str | None) -> TokenUser:
         raise Unauthorized("Invalid token", code=refused or "invalid_token")
     user = to_user(item)
     return TokenUser(user_id=user.id, **user.model_dump())
+
+
+def require_stored_admin(caller: Caller) -> None:
+    """403 unless the caller is an admin as the users table says now, and active. For every admin
+    write: the authorizer's answer is cached (up to 60 s), so a demoted or deactivated admin's
+    claims still say `admin` for a while, long enough to undo the demotion (issue 26, item 1)."""
+    if caller.is_admin:
+        stored = _users().get_profile(caller.user_id, ("role", "is_active"), consistent=True)
+        if stored is not None and stored.get("role") == "admin" and stored.get("is_active") is True:
+            return
+    raise Forbidden("Only an admin may do this", code="forbidden")
 
 
 def read_user(user_id: str) -> User:

@@ -61,9 +61,14 @@ def _wait(ttl: int, policy: Policy) -> int:
 # --- Redis -------------------------------------------------------------------------------------
 
 
-def _keys(username: str, address: str) -> tuple[str, str]:
+# What is counted: logins (by username), or the current-password checks of a signed-in user (a
+# password or e-mail change, by user id): the same policy, separate counts (issue 26, item 6).
+LOGIN, PASSWORD_CHECK = "login", "password_check"
+
+
+def _keys(username: str, address: str, scope: str = LOGIN) -> tuple[str, str]:
     tag = "{" + username.lower() + "}"
-    return f"login:{tag}:addr:{address}", f"login:{tag}:failures"
+    return f"{scope}:{tag}:addr:{address}", f"{scope}:{tag}:failures"
 
 
 def policy() -> Policy:
@@ -77,14 +82,14 @@ def policy() -> Policy:
     )
 
 
-def check(username: str, address: str) -> int | None:
+def check(username: str, address: str, *, scope: str = LOGIN) -> int | None:
     """Count this attempt at its address and decide (one MULTI round trip). None: go ahead."""
     from shop_shared.errors import ServiceUnavailable
     from shop_shared.observability import redis_unavailable
     from shop_shared.redis_client import REDIS_ERRORS, RedisDisabled, get_redis
 
     rules = policy()
-    address_key, username_key = _keys(username, address)
+    address_key, username_key = _keys(username, address, scope)
     try:
         pipe = get_redis().pipeline(transaction=True)
         pipe.incr(address_key)
@@ -108,10 +113,10 @@ def check(username: str, address: str) -> int | None:
     return decide(counts, rules)
 
 
-def failed(username: str) -> None:
+def failed(username: str, *, scope: str = LOGIN) -> None:
     """A wrong password (or unknown user): one more towards the username's ceiling."""
     rules = policy()
-    _, username_key = _keys(username, "")
+    _, username_key = _keys(username, "", scope)
 
     def queue(pipe: Pipeline) -> None:
         pipe.incr(username_key)
@@ -120,9 +125,9 @@ def failed(username: str) -> None:
     _execute(queue)
 
 
-def succeeded(username: str, address: str) -> None:
+def succeeded(username: str, address: str, *, scope: str = LOGIN) -> None:
     """The right password: this address starts afresh."""
-    address_key, _ = _keys(username, address)
+    address_key, _ = _keys(username, address, scope)
     _execute(lambda pipe: pipe.delete(address_key))
 
 

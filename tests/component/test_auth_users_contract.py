@@ -190,6 +190,18 @@ def test_search_finds_usernames_and_emails_by_prefix_each_user_once(users: Users
     assert users.search("zz", limit=10, after=None) == ([], None)
 
 
+def test_an_empty_prefix_lists_every_user_once_by_username(users: UsersRepository) -> None:
+    # Issue 26, item 7: DynamoDB refuses begins_with with an empty value (a 500 on GET /auth/users).
+    mary = new_user(users, "mary", "a-mary@example.com")
+    bob = new_user(users, "bob", "zed@example.com")
+    jane = new_user(users, "jane", "jane@example.com")
+    found, last = users.search("", limit=10, after=None)
+    assert (found, last) == ([bob, jane, mary], None)
+    first, after = users.search("", limit=2, after=None)
+    assert first == [bob, jane] and after is not None
+    assert users.search("", limit=2, after=after)[0] == [mary]
+
+
 def test_search_pages_continue_where_they_stopped(users: UsersRepository) -> None:
     ids = [new_user(users, f"user{n}", f"u{n}@example.com") for n in range(5)]
     first, after = users.search("user", limit=2, after=None)

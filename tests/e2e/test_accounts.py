@@ -301,6 +301,7 @@ def test_edit_profile_and_edit_and_delete_addresses(
     page.get_by_label("First name", exact=True).fill("Augusta")
     new_email = f"new-{who['email']}"
     page.get_by_label("E-mail", exact=True).fill(new_email)
+    page.get_by_label("Current password", exact=True).fill(who["password"])
     page.get_by_role("button", name="Save profile").click()
     expect(page.locator("#flash")).to_contain_text(f"We sent a link to {new_email}")
     profile = page.locator(".profile")

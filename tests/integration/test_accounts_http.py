@@ -262,7 +262,9 @@ def test_a_user_changes_names_and_email_and_must_verify_the_new_email(stack: Sho
     path = f"/auth/user/{who['user']['id']}"
     new_email = f"moved_{uuid.uuid4().hex[:8]}@example.com"
     changed = stack.patch(
-        path, token=who["token"], json={"first_name": "Ada", "email": new_email, "role": None}
+        path,
+        token=who["token"],
+        json={"first_name": "Ada", "email": new_email, "role": None, "current_password": who["password"]},
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["first_name"] == "Ada"
@@ -293,7 +295,9 @@ def test_an_email_change_keeps_addresses_unique_under_a_race(stack: ShopStack) -
         answers = list(
             pool.map(
                 lambda who: stack.patch(
-                    f"/auth/user/{who['user']['id']}", token=who["token"], json={"email": wanted}
+                    f"/auth/user/{who['user']['id']}",
+                    token=who["token"],
+                    json={"email": wanted, "current_password": who["password"]},
                 ),
                 (first, second),
             )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from email.headerregistry import Address
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from shop_shared.models import AddressRequest, LoginRequest, RegisterRequest, User
+from shop_shared.models import (
+    NAME_MAX_LENGTH,
+    AddressRequest,
+    LoginRequest,
+    RegisterRequest,
+    User,
+    UserPatch,
+    check_email,
+)
 
 VALID = {
     "username": "jane.doe-1_x",
@@ -123,3 +132,89 @@ def test_a_user_object_has_no_password_fields() -> None:
         "role",
         "email_verified",
     }
+
+
+# --- issue 26, items 4 and 5: text that reaches an e-mail, addresses an e-mail can go to ----------
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jane..doe@example.com",
+        ".jane@example.com",
+        "jane.@example.com",
+        "=?utf-8?q?jane?=@example.com",
+        "=?utf-8?b?amFuZQ==?=@example.com",
+        "jane=?x?=@example.com",
+    ],
+)
+def test_addresses_an_email_header_cannot_hold_are_refused(email: str) -> None:
+    with pytest.raises(ValidationError):
+        RegisterRequest(**{**VALID, "email": email})
+    with pytest.raises(ValidationError):
+        UserPatch(email=email)
+    with pytest.raises(ValueError):
+        check_email(email)
+
+
+@pytest.mark.parametrize(
+    "email", ["jane.doe@example.com", "o'brien@example.ie", "a+b=c@example.com", "x_y-z@sub.example.org"]
+)
+def test_every_address_accepted_is_one_the_mail_library_addresses_unchanged(email: str) -> None:
+    assert check_email(email) == email
+    assert Address(addr_spec=email).addr_spec == email
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Jane\nDoe",
+        "Jane\r\nDear customer, your account is locked",
+        "Ja\x00ne",
+        "Jane\tDoe",
+        "Jane\u202eeoD",
+        "Jane\u202a",
+        "Jane\u202b",
+        "Jane\u202c",
+        "Jane\u202d",
+        "\u2066Jane",
+        "\u2067Jane",
+        "\u2068Jane",
+        "Jane\u2069",
+        "Jane\u2028Doe",
+        "Jane\u2029Doe",
+        "Jane\x7fDoe",
+        "Jane\x85Doe",
+    ],
+)
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_names_are_one_line_of_printable_text(field: str, name: str) -> None:
+    with pytest.raises(ValidationError):
+        RegisterRequest(**{**VALID, field: name})
+    with pytest.raises(ValidationError):
+        UserPatch.model_validate({field: name})
+
+
+@pytest.mark.parametrize("name", ["Zoë", "José María", "O'Brien-Smith", "李", "محمد", "👩\u200d💻"])
+def test_names_in_any_script_are_fine(name: str) -> None:
+    assert RegisterRequest(**{**VALID, "first_name": name}).first_name == name
+
+
+def test_a_whole_paragraph_is_not_a_name() -> None:
+    with pytest.raises(ValidationError):
+        RegisterRequest(**{**VALID, "first_name": "word " * NAME_MAX_LENGTH})
+
+
+@pytest.mark.parametrize("field", ["street", "city", "state", "postal_code", "country"])
+def test_address_lines_are_one_line_too(field: str) -> None:
+    body = {
+        "street": "1 Main St",
+        "city": "Springfield",
+        "state": "IL",
+        "postal_code": "62701",
+        "country": "US",
+    }
+    with pytest.raises(ValidationError):
+        AddressRequest.model_validate({**body, field: "1\nDear customer"})
+    with pytest.raises(ValidationError):
+        AddressRequest.model_validate({**body, field: "x\u202ey"})

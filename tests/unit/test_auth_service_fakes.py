@@ -28,7 +28,7 @@ from shop_local.testing import DEFAULT_ADDRESS as ADDRESS
 from shop_shared import passwords, tokens
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
-from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from shop_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from shop_shared.models import AddressRequest, RegisterRequest, UserPatch
 
 SECRET = "unit-test-signing-secret-of-at-least-32-chars"
@@ -75,9 +75,24 @@ def auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Auth]:
     monkeypatch.setattr(auth_adapters, "_adapters", adapters)
     assert isinstance(adapters.users, InMemoryUsers) and isinstance(adapters.sessions, InMemorySessions)
     fakes = Auth(adapters.users, adapters.sessions)
+    # ADMIN's account as stored: admin-only writes check the stored role, not the caller's claims.
+    adapters.users.create_user(
+        {
+            "id": ADMIN.user_id,
+            "username": ADMIN.username,
+            "email": ADMIN.email,
+            "first_name": "Root",
+            "last_name": "Admin",
+            "role": "admin",
+            "is_active": True,
+            "email_verified": True,
+            "token_version": 0,
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )
 
-    def send(kind: str, *, to: str, first_name: str, token: str) -> None:
-        fakes.mails.append({"kind": kind, "to": to, "first_name": first_name, "token": token})
+    def send(kind: str, *, to: str, first_name: str, token: str = "", **details: str) -> None:
+        fakes.mails.append({"kind": kind, "to": to, "first_name": first_name, "token": token, **details})
 
     monkeypatch.setattr(auth_emails, "send", send)
     yield fakes
@@ -85,7 +100,7 @@ def auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Auth]:
     passwords._dummy_hash.cache_clear()
 
 
-ADMIN = Caller(user_id="admin-1", username="root", email="root@example.com", role="admin")
+ADMIN = Caller(user_id="admin-1", username="admin_1", email="admin-1@example.com", role="admin")
 
 
 def claims(access_token: str) -> tokens.TokenClaims:
@@ -132,6 +147,33 @@ def test_a_taken_username_or_email_in_any_case_is_409(
     assert auth.users.user_id_for_username(username) == (jane.user_id if code == "username_taken" else None)
     assert auth.users.user_id_for_email(email) == (jane.user_id if code == "email_taken" else None)
     assert len(auth.mails) == 1  # the refused registration sent nothing
+
+
+def test_a_registration_retried_with_the_same_body_gets_the_account_not_409(auth: Auth) -> None:
+    # Issue 26, item 7: the first attempt stored the account but its answer was a 5xx or lost.
+    jane = auth.register("jane", "jane@example.com")
+    again = auth.register("jane", "JANE@example.com")
+    assert again.user_id == jane.user_id
+    assert [mail["kind"] for mail in auth.mails] == ["verify_email", "verify_email"]  # its link again
+    request = RegisterRequest(
+        username="jane", email="jane@example.com", first_name="J", last_name="D", password="another-pw-2026"
+    )
+    with pytest.raises(Conflict):  # not the same password: someone else
+        auth_service.register(request)
+    auth_accounts.verify_email(auth.link("verify_email"))
+    assert refused_code(auth.register, "jane", "jane@example.com") == "username_taken"  # received
+
+
+def test_a_registration_whose_verification_link_cannot_be_stored_still_succeeds(
+    auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutItem")
+
+    monkeypatch.setattr(auth.users, "issue_token", unavailable)
+    jane = auth.register("jane", "jane@example.com")
+    assert auth_service.read_user(jane.user_id).username == "jane"
+    assert auth.mails == []  # the user asks for the link again (resend)
 
 
 def test_a_verified_registration_sends_no_link(auth: Auth) -> None:
@@ -215,7 +257,7 @@ def test_a_password_change_ends_every_session(auth: Auth) -> None:
 
 
 def test_a_reset_link_sets_a_new_password_once_and_ends_the_sessions(auth: Auth) -> None:
-    auth.register("jane", "jane@example.com")
+    auth.register("jane", "jane@example.com", verified=True)
     token = auth_service.login("jane", PASSWORD)
     auth_accounts.request_password_reset("JANE@example.com")
     link = auth.link("password_reset")
@@ -226,9 +268,9 @@ def test_a_reset_link_sets_a_new_password_once_and_ends_the_sessions(auth: Auth)
 
 
 def test_a_reset_link_dies_with_a_password_change_and_unknown_emails_get_none(auth: Auth) -> None:
-    jane = auth.register("jane", "jane@example.com")
+    jane = auth.register("jane", "jane@example.com", verified=True)
     auth_accounts.request_password_reset("nobody@example.com")
-    assert [mail["kind"] for mail in auth.mails] == ["verify_email"]  # the same answer, no e-mail
+    assert auth.mails == []  # the same answer, no e-mail
     auth_accounts.request_password_reset("jane@example.com")
     auth_accounts.change_password(jane.user_id, PASSWORD, "brand-new-secret-3")
     link = auth.link("password_reset")
@@ -257,9 +299,60 @@ def test_an_account_email_ses_refuses_is_counted_for_the_alarm(
 
     monkeypatch.setattr(auth_emails, "send", refused)
     jane = auth.register("jane", "jane@example.com")
-    auth_accounts.request_password_reset("jane@example.com")  # still answered as accepted
     assert auth_service.read_user(jane.user_id).email_verified is False
+    auth.users.update_profile(jane.user_id, {"email_verified": True})  # resets go to verified addresses
+    auth_accounts.request_password_reset("jane@example.com")  # still answered as accepted
     assert _account_email_failures(capsys.readouterr().out) == ["verify_email", "password_reset"]
+
+
+def test_a_reset_goes_only_to_a_verified_address(auth: Auth) -> None:
+    # Issue 26, item 3: a reset link to an address nobody proved they read is an account takeover.
+    jane = auth.register("jane", "jane@example.com")
+    auth_accounts.request_password_reset("jane@example.com")  # answered as accepted, sends nothing
+    assert [mail["kind"] for mail in auth.mails] == ["verify_email"]
+    auth_accounts.verify_email(auth.link("verify_email"))
+    auth_accounts.request_password_reset("jane@example.com")
+    assert [(mail["kind"], mail["to"]) for mail in auth.mails][-1] == ("password_reset", "jane@example.com")
+    assert auth_service.read_user(jane.user_id).email_verified is True
+
+
+def test_a_stolen_access_token_cannot_move_the_account_to_another_address(auth: Auth) -> None:
+    # Issue 26, item 3: the e-mail change needs the password, tells the old address, and the new
+    # (unverified) address gets no reset link.
+    jane = auth.register("jane", "jane@example.com", verified=True)
+    with pytest.raises(Unprocessable) as missing:
+        auth_profiles.update_user(jane, jane.user_id, UserPatch(email="mallory@example.com"))
+    assert missing.value.code == "current_password_required"
+    wrong = UserPatch(email="mallory@example.com", current_password="not-the-password")
+    assert refused_code(auth_profiles.update_user, jane, jane.user_id, wrong) == "wrong_password"
+    assert auth_service.read_user(jane.user_id).email == "jane@example.com"
+    assert auth.mails == []
+
+    moved = auth_profiles.update_user(
+        jane, jane.user_id, UserPatch(email="mallory@example.com", current_password=PASSWORD)
+    )
+    assert (moved.email, moved.email_verified) == ("mallory@example.com", False)
+    sent = [(mail["kind"], mail["to"]) for mail in auth.mails]
+    assert ("email_changed", "jane@example.com") in sent
+    assert ("verify_email", "mallory@example.com") in sent
+    notice = next(mail for mail in auth.mails if mail["kind"] == "email_changed")
+    assert notice["new_email"] == "mallory@example.com"
+    auth_accounts.request_password_reset("mallory@example.com")
+    assert "password_reset" not in [mail["kind"] for mail in auth.mails]
+
+
+def test_an_admin_changes_a_users_email_without_their_password(auth: Auth) -> None:
+    jane = auth.register("jane", "jane@example.com", verified=True)
+    changed = auth_profiles.update_user(ADMIN, jane.user_id, UserPatch(email="jane.new@example.com"))
+    assert changed.email == "jane.new@example.com"
+    assert ("email_changed", "jane@example.com") in [(mail["kind"], mail["to"]) for mail in auth.mails]
+
+
+def test_a_names_only_change_needs_no_password(auth: Auth) -> None:
+    jane = auth.register("jane", "jane@example.com", verified=True)
+    assert auth_profiles.update_user(jane, jane.user_id, UserPatch(first_name="Janet")).first_name == "Janet"
+    same = auth_profiles.update_user(jane, jane.user_id, UserPatch(email="jane@example.com"))
+    assert same.email_verified is True
 
 
 # ------------------------------------------------------------------------------------ e-mail verification
@@ -287,7 +380,9 @@ def test_an_expired_verification_link_is_refused(auth: Auth, monkeypatch: pytest
 def test_a_link_to_an_address_changed_since_is_refused(auth: Auth) -> None:
     jane = auth.register("jane", "jane@example.com")
     old_link = auth.link("verify_email")
-    auth_profiles.update_user(jane, jane.user_id, UserPatch(email="janet@example.com"))
+    auth_profiles.update_user(
+        jane, jane.user_id, UserPatch(email="janet@example.com", current_password=PASSWORD)
+    )
     assert refused_code(auth_accounts.verify_email, old_link) == "invalid_token"
     assert auth.mails[-1]["to"] == "janet@example.com"
     auth_accounts.verify_email(auth.link("verify_email"))
@@ -299,7 +394,10 @@ def test_an_email_of_another_user_is_409(auth: Auth) -> None:
     jane = auth.register("jane", "jane@example.com")
     auth.register("john", "john@example.com")
     assert refused_code(
-        auth_profiles.update_user, jane, jane.user_id, UserPatch(email="John@Example.com")
+        auth_profiles.update_user,
+        jane,
+        jane.user_id,
+        UserPatch(email="John@Example.com", current_password=PASSWORD),
     ) == ("email_taken")
     assert auth_service.read_user(jane.user_id).email == "jane@example.com"
 
@@ -377,6 +475,52 @@ def test_an_admin_cannot_deactivate_or_demote_themself(auth: Auth) -> None:
         assert refused_code(auth_profiles.update_user, root, root.user_id, patch) == "cannot_change_own_admin"
 
 
+@pytest.mark.parametrize(
+    "patch",
+    [UserPatch(role="admin"), UserPatch(is_active=True), UserPatch(first_name="Mallory")],
+)
+def test_a_demoted_admin_cannot_use_a_token_still_saying_admin(auth: Auth, patch: UserPatch) -> None:
+    # Issue 26, item 1: within the authorizer's cache window the caller still reads `role: admin`.
+    mallory = auth.register("mallory", role="admin", verified=True)
+    jane = auth.register("jane")
+    auth_profiles.update_user(ADMIN, mallory.user_id, UserPatch(role="customer"))
+    assert mallory.is_admin  # the cached claims
+    assert (
+        refused_code(auth_profiles.update_user, mallory, mallory.user_id, UserPatch(role="admin"))
+        == "forbidden"
+    )
+    assert refused_code(auth_profiles.update_user, mallory, jane.user_id, patch) == "forbidden"
+    assert auth_service.read_user(mallory.user_id).role == "customer"
+    assert auth_service.read_user(jane.user_id).first_name == "Jane"
+
+
+def test_a_deactivated_admin_cannot_reactivate_themself_or_change_anyone(auth: Auth) -> None:
+    mallory = auth.register("mallory", role="admin", verified=True)
+    jane = auth.register("jane")
+    auth_profiles.update_user(ADMIN, mallory.user_id, UserPatch(is_active=False))
+    assert (
+        refused_code(auth_profiles.update_user, mallory, mallory.user_id, UserPatch(is_active=True))
+        == "forbidden"
+    )
+    assert (
+        refused_code(auth_profiles.update_user, mallory, jane.user_id, UserPatch(is_active=False))
+        == "forbidden"
+    )
+    assert auth_service.read_user(mallory.user_id).is_active is False
+    assert auth_service.read_user(jane.user_id).is_active is True
+
+
+def test_a_customer_promoted_since_their_token_may_act_as_admin_once_the_claims_say_so(auth: Auth) -> None:
+    # The stored role is necessary, and the claims too: a token saying `customer` stays a customer's.
+    jane, john = auth.register("jane"), auth.register("john")
+    auth_profiles.update_user(ADMIN, jane.user_id, UserPatch(role="admin"))
+    assert (
+        refused_code(auth_profiles.update_user, jane, john.user_id, UserPatch(is_active=False)) == "forbidden"
+    )
+    promoted = Caller(user_id=jane.user_id, username="jane", email=jane.email, role="admin")
+    assert auth_profiles.update_user(promoted, john.user_id, UserPatch(is_active=False)).is_active is False
+
+
 def test_deactivation_ends_every_token_and_session(auth: Auth) -> None:
     jane = auth.register("jane")
     token = auth_service.login("jane", PASSWORD)
@@ -411,3 +555,14 @@ def test_only_an_admin_searches_users(auth: Auth) -> None:
     rest = auth_profiles.search_users(ADMIN, "ja", 10, page.next)
     assert [user.username for user in rest.users] == ["bob"]
     assert refused_code(auth_profiles.search_users, ADMIN, "ja", 10, "not-a-cursor") == "invalid_cursor"
+
+
+def test_a_search_with_no_query_lists_the_users(auth: Auth) -> None:
+    auth.register("jane", "jane@example.com")
+    auth.register("bob", "zed@example.com")
+    for query in ("", "   "):
+        assert [user.username for user in auth_profiles.search_users(ADMIN, query, 10, None).users] == [
+            "admin_1",
+            "bob",
+            "jane",
+        ]

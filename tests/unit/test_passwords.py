@@ -106,13 +106,47 @@ def test_the_username_or_the_email_local_part_is_weak() -> None:
     assert weakness("jane.smith.home", username="someone", email="Jane.Smith.Home@example.com") is not None
 
 
-@pytest.mark.parametrize("password", ["correct-horse-battery", "pw-4f3a9c-secret", "Tr0ub4dor&3x", "p" * 128])
+# 128 characters: the longest allowed (one character repeated 128 times is refused, see below).
+LONGEST = ("correct-horse-battery-" * 6)[:128]
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct-horse-battery", "pw-4f3a9c-secret", "Tr0ub4dor&3x", LONGEST, "aaaaaaab", "zxcvb 12345"],
+)
 def test_ordinary_passwords_are_fine(password: str) -> None:
     assert weakness(password, username="jane_doe", email="jane@example.com") is None
 
 
 @pytest.mark.parametrize("password", ["short7!", "x" * 129])
 def test_a_password_outside_8_to_128_characters_is_weak(password: str) -> None:
+    assert weakness(password, username="jane_doe", email="jane@example.com") is not None
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "aaaaaaaa",
+        "AAAAAAAAAAAA",
+        "p" * 128,
+        "abababab",
+        "abcabcabc",
+        "x1x1x1x1x1",
+        "12345678",
+        "hgfedcba",
+        "qrstuvwxyz",
+    ],
+)
+def test_one_character_or_a_short_block_repeated_or_a_straight_run_is_weak(password: str) -> None:
+    # "aaaaaaaa" was accepted (issue 26, item 7): it is in no common-password list.
+    assert weakness(password, username="jane_doe", email="jane@example.com") is not None
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct\x00horse-battery", "correct-horse\nbattery", "tab\there-ok-not", "del\x7fete-me-now"],
+)
+def test_control_characters_are_refused(password: str) -> None:
     assert weakness(password, username="jane_doe", email="jane@example.com") is not None
 
 

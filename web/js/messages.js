@@ -34,6 +34,7 @@ export const FIELD_FOR_CODE = {
   email_taken: "email",
   weak_password: "password",
   wrong_password: "current_password",
+  current_password_required: "current_password",
 };
 
 /**

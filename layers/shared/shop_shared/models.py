@@ -33,16 +33,64 @@ _EMAIL_RE = re.compile(
 )
 
 
-def _check_email(value: str) -> str:
+# Encoded words (RFC 2047, `=?charset?q?...?=`) are decoded by mail readers: in an address they
+# could show another address than the one the message goes to.
+_ENCODED_WORD = "=?"
+
+
+def check_email(value: str) -> str:
+    """A whole address that the e-mail functions can also put in a `To:` header: the pattern above,
+    and what `email.headerregistry.Address` accepts as an addr-spec (no `..`, no dot at either end
+    of the local part, no encoded words). One rule for the API and the e-mail function (issue 26,
+    item 5): an address refused here would otherwise be refused only when an e-mail is sent."""
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+
     value = value.strip()
-    if len(value) > 254 or not _EMAIL_RE.match(value):
+    if len(value) > 254 or not _EMAIL_RE.match(value) or _ENCODED_WORD in value:
+        raise ValueError("must be a valid e-mail address")
+    try:
+        # MessageDefect (e.g. InvalidHeaderDefect) is a ValueError; a header parse error is not.
+        addressable = Address(addr_spec=value).addr_spec == value
+    except (ValueError, HeaderParseError, IndexError):
+        addressable = False
+    if not addressable:
         raise ValueError("must be a valid e-mail address")
     return value
 
 
-Email = Annotated[str, AfterValidator(_check_email)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+_check_email = check_email
+
+# Bidi embedding, override and isolate controls: they reorder the text around them when shown
+# (U+202E makes "gpj.exe" read "exe.jpg"). Other format characters (ZWJ, ZWNJ) are left alone:
+# emoji and several scripts need them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Control characters (NUL, tab, CR, LF ...), line and paragraph separators, surrogates,
+# private-use and unassigned code points.
+_NOT_ONE_LINE = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def check_one_line(value: str) -> str:
+    """One line of printable text (names, address lines: user text that reaches an e-mail or a
+    label; issue 26, item 4). Leading and trailing whitespace is trimmed before this runs."""
+    import unicodedata
+
+    for character in value:
+        if character in BIDI_CONTROLS or unicodedata.category(character) in _NOT_ONE_LINE:
+            raise ValueError(
+                "must be one line of printable text (no control, line-break or bidi-control characters)"
+            )
+    return value
+
+
+OneLine = AfterValidator(check_one_line)
+Email = Annotated[str, AfterValidator(check_email)]
+NAME_MAX_LENGTH = 100
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH), OneLine
+]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine]
+PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), OneLine]
 Role = Literal["customer", "admin"]
 
 
@@ -110,11 +158,14 @@ class VerifyEmailRequest(BaseModel):
 
 
 class UserPatch(BaseModel):
-    """PATCH /auth/user/{id}: the user's names and e-mail; an admin also `is_active` and `role`."""
+    """PATCH /auth/user/{id}: the user's names and e-mail; an admin also `is_active` and `role`.
+    Changing one's own e-mail needs `current_password` (an access token alone must not be enough
+    to move the account, and its reset links, to another address)."""
 
     first_name: Name | None = None
     last_name: Name | None = None
     email: Email | None = None
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     is_active: bool | None = None
     role: Role | None = None
 
@@ -130,7 +181,7 @@ class AddressRequest(BaseModel):
     street: Text200
     city: Name
     state: Name
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    postal_code: PostalCode
     country: Name
     is_default: bool = False
 
@@ -277,7 +328,7 @@ class OrderPage(BaseModel):
     next: str | None = None
 
 
-Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine]
 
 
 class StatusUpdateRequest(BaseModel):

@@ -3,6 +3,8 @@ rule of the contract (`weakness`)."""
 
 from __future__ import annotations
 
+import itertools
+import unicodedata
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -39,6 +41,8 @@ def burn_verification_time(password: str) -> None:
 # --- the password rule -------------------------------------------------------------------------
 
 MIN_LENGTH, MAX_LENGTH = 8, 128
+# "aaaaaaaa", "abababab", "abcabcab": one block of at most this many characters, repeated.
+MAX_REPEATED_BLOCK = 3
 
 
 @cache
@@ -54,14 +58,39 @@ def common_passwords() -> frozenset[str]:
 
 
 def weakness(password: str, *, username: str, email: str) -> str | None:
-    """Why `password` may not be used (a message for the client), or None when it may."""
+    """Why `password` may not be used (a message for the client), or None when it may.
+
+    The rule (docs/architecture.md, "Passwords"): 8-128 characters; no control characters (NUL,
+    line breaks, tabs: they cannot be typed into a password field, and NUL truncates it in C
+    code); not only spaces; not one short block repeated (`aaaaaaaa`, `abababab`) nor a straight
+    run (`12345678`, `hgfedcba`); not the username or the e-mail's local part; not one of the
+    30,000 most common passwords. NIST SP 800-63B 5.1.1.2 asks for exactly these checks against
+    "commonly-used, expected, or compromised" values ("repetitive or sequential characters")."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         return f"Password must be {MIN_LENGTH} to {MAX_LENGTH} characters long"
+    if any(unicodedata.category(character) == "Cc" for character in password):
+        return "Password must not contain control characters (such as NUL or line breaks)"
     folded = password.strip().casefold()
     if not folded:
         return "Password must not be only spaces"
+    if _repeats_a_short_block(folded) or _is_a_straight_run(folded):
+        return "Password must not be a short pattern repeated (aaaaaaaa, abababab) or a simple run (12345678)"
     if folded in {username.strip().casefold(), email.partition("@")[0].strip().casefold()}:
         return "Password must not be your username or the name of your e-mail address"
     if folded in common_passwords():
         return "Password is too common, choose a less guessable one"
     return None
+
+
+def _repeats_a_short_block(text: str) -> bool:
+    """One block of at most MAX_REPEATED_BLOCK characters, repeated (the last copy may be cut)."""
+    return any(
+        text == (text[:size] * (len(text) // size + 1))[: len(text)]
+        for size in range(1, MAX_REPEATED_BLOCK + 1)
+    )
+
+
+def _is_a_straight_run(text: str) -> bool:
+    """Each character the one after (or before) the previous one: `12345678`, `abcdefgh`, `hgfedcba`."""
+    steps = {ord(after) - ord(before) for before, after in itertools.pairwise(text)}
+    return steps in ({1}, {-1})

@@ -254,6 +254,13 @@ function profileForm(ctx, close) {
       autocomplete: "email",
       hint: "A new address must be confirmed through the link we send to it before you can order again.",
     }),
+    field({
+      label: "Current password",
+      name: "current_password",
+      type: "password",
+      autocomplete: "current-password",
+      hint: "Needed only to change the e-mail address.",
+    }),
     h(
       "div",
       { class: "actions" },
@@ -270,6 +277,7 @@ function profileForm(ctx, close) {
     for (const name of ["first_name", "last_name", "email"]) {
       if (values[name].trim() !== String(user[name] ?? "")) body[name] = values[name];
     }
+    if (body.email) body.current_password = values.current_password;
     if (Object.keys(body).length === 0) {
       close();
       return;
