@@ -55,6 +55,11 @@ class InvalidRecipient(ValueError):
     """The event's customer e-mail is not an address SES could deliver to."""
 
 
+class UnaddressableRecipient(InvalidRecipient):
+    """The address passed the API's check, but the email package cannot write it in a header
+    (`InvalidHeaderDefect`: `jane..doe@…`, `.a@…`, encoded words): no retry can change that."""
+
+
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
@@ -158,14 +163,18 @@ _email_adapter: TypeAdapter[str] = TypeAdapter(Email)
 
 def recipient(event: OrderEvent) -> Address:
     """`First Last <address>`; the display name is cleaned like any header text and quoted by the
-    email package. Raises InvalidRecipient for an address that is not one."""
+    email package. Raises InvalidRecipient for an address that is not one, UnaddressableRecipient
+    for one the email package cannot write."""
     try:
         addr_spec = _email_adapter.validate_python(event.customer.email)
     except ValidationError:
         raise InvalidRecipient("the customer's e-mail address is not valid") from None
     customer = event.customer
     display_name = header_text(f"{customer.first_name} {customer.last_name}", limit=100)
-    return Address(display_name=display_name, addr_spec=addr_spec)
+    try:
+        return Address(display_name=display_name, addr_spec=addr_spec)
+    except ValueError:  # email.errors.InvalidHeaderDefect; its text never names the address
+        raise UnaddressableRecipient("the customer's e-mail address cannot be written in a message") from None
 
 
 def build_message(rendered: RenderedEmail, sender: str, to: Address, event_id: str) -> bytes:

@@ -14,7 +14,8 @@ The recipient is the account's address alone: a display name that could change t
 when the email package folds the header is left out, and the built message is parsed back and
 checked before it goes. A permanent SES refusal (PERMANENT_SES_ERRORS) is not retried: it is
 logged, counted (`OrderEmailRefused`, alarmed) and recorded as the event's outcome, and the message
-is acknowledged (docs/architecture.md, "E-mails").
+is acknowledged (docs/architecture.md, "E-mails"). So is an address the email package cannot write
+in a header (`email_rendering.UnaddressableRecipient`), before anything is sent.
 """
 
 from __future__ import annotations
@@ -222,15 +223,32 @@ def _record_handler(send_once: Any) -> Any:
     return handle
 
 
+def _malformed(exc: Exception) -> None:
+    logger.error("malformed message; it fails until the DLQ takes it", extra={"problem": str(exc)})
+    metrics.add_metric(name="OrderEmailMalformed", unit=MetricUnit.Count, value=1)
+
+
 def _handle(record: SQSRecord, send_once: Any) -> None:
     try:
         event = parse_event(record.body)
-        to = email_rendering.recipient(event)
-    except (MalformedMessage, email_rendering.InvalidRecipient) as exc:
-        logger.error("malformed message; it fails until the DLQ takes it", extra={"problem": str(exc)})
-        metrics.add_metric(name="OrderEmailMalformed", unit=MetricUnit.Count, value=1)
+    except MalformedMessage as exc:
+        _malformed(exc)
         raise
     logger.append_keys(event_id=event.event_id)
+    try:
+        to = email_rendering.recipient(event)
+    except email_rendering.UnaddressableRecipient:
+        # A customer's address (the API took it) that no message can carry: refused for good, like
+        # SES's permanent refusals, and acknowledged: the DLQ is for what may yet succeed.
+        logger.error(
+            "the customer's address cannot be written in a message; refused for good, not retried",
+            extra={"error_code": "UnaddressableRecipient"},
+        )
+        metrics.add_metric(name="OrderEmailRefused", unit=MetricUnit.Count, value=1)
+        return
+    except email_rendering.InvalidRecipient as exc:
+        _malformed(exc)
+        raise
     try:
         send_once(data={"event_id": event.event_id}, event=event, to=to)
     except IdempotencyAlreadyInProgressError:

@@ -127,6 +127,12 @@ def list_products(
 def get_product(
     product_id: Annotated[int, Path(ge=1, le=MAX_PRODUCT_ID, description="The product's id")],
 ) -> Response[Product]:
+    # One canonical spelling per product: the int parsing above also takes "01", "+1" and "1.0".
+    raw_id = (app.current_event.path_parameters or {}).get("product_id")
+    if raw_id != str(product_id):
+        message = "must be a positive integer written in decimal without sign, zeros or fraction"
+        detail = {"loc": ["path", "product_id"], "msg": message, "type": "int_parsing"}
+        raise Unprocessable(f"Invalid request: product_id: {message}", details=[detail])
     product = products_client.get_product(product_id)
     if product is None:
         raise NotFound(

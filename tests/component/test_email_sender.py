@@ -327,6 +327,31 @@ def test_an_event_with_an_impossible_recipient_fails(aws: object) -> None:
     assert [mail.to for mail in sent()] == [["ada@example.com"]]
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["jane..doe@example.com", ".jane@example.com", "jane.@example.com", "=?utf-8?q?x?=@example.com"],
+)
+def test_an_address_no_message_can_be_written_to_is_a_permanent_refusal(
+    aws: object, function_logs: io.StringIO, capsys: pytest.CaptureFixture[str], address: str
+) -> None:
+    # The address passed the API's check but the email package cannot put it in a To header
+    # (InvalidHeaderDefect): every retry fails the same, so it is refused like SES's refusals.
+    body = new_order(email=address)
+    good = new_order()
+
+    assert invoke(record(body, "unaddressable"), record(good)) == []
+    assert [mail.to for mail in sent()] == [["ada@example.com"]]
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.get("OrderEmailRefused") == 1
+    assert "OrderEmailMalformed" not in metrics
+    logs = [json.loads(line) for line in function_logs.getvalue().splitlines()]
+    refusals = [line for line in logs if line["level"] == "ERROR"]
+    assert [(line["message_id"], line["event_id"]) for line in refusals] == [
+        ("unaddressable", body["event_id"])
+    ]
+    assert address not in function_logs.getvalue()
+
+
 # ------------------------------------------------------------------------- who receives it
 
 

@@ -349,6 +349,30 @@ def test_invalid_bodies_are_422(shop: Any, redis_conn: redis.Redis) -> None:
     assert rate_limit_slots(redis_conn, caller.user_id) == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("quantity", "2"),
+        ("quantity", 2.0),
+        ("quantity", True),
+        ("product_id", "1"),
+        ("product_id", "01"),
+        ("product_id", 1.0),
+        ("product_id", True),
+    ],
+)
+def test_quantity_and_product_id_must_be_json_integers(
+    shop: Any, standin: Any, redis_conn: redis.Redis, field: str, value: Any
+) -> None:
+    caller, address_id = add_user()
+    before = upstream_requests(standin)
+    reply = create(caller, address_id, [{"product_id": 1, "quantity": 2, field: value}])
+    assert (reply.status, reply.body["code"]) == (422, "validation_error"), reply.body
+    assert field in reply.body["message"]
+    assert stored_orders() == []
+    assert upstream_requests(standin) == before
+
+
 def test_body_that_is_not_json_is_400(shop: Any) -> None:
     caller, _ = add_user()
     reply = call(api_event("POST", "/orders", caller, body="{not json"))

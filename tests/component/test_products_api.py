@@ -192,6 +192,18 @@ def test_an_id_that_is_not_a_positive_integer_is_422(product_api, product_id):
     assert product_api.stats() == {}
 
 
+@pytest.mark.parametrize("product_id", ["01", "+1", "1.0", " 1", "1 ", "1_0", "٣"])
+def test_an_id_is_accepted_only_in_its_one_canonical_form(product_api, product_id):
+    # Pydantic's lax int parsing would read all of these as a product (issue 26, item 7): one
+    # product, one URL, so a cache or a log never sees the same product under many names.
+    reply = get_product(product_id)
+
+    assert reply.status == 422
+    assert reply.body["code"] == "validation_error"
+    assert "product_id" in reply.body["message"]
+    assert product_api.stats() == {}
+
+
 def test_the_second_read_comes_from_redis(product_api):
     assert get_product("12").status == 200
     assert get_product("12").status == 200

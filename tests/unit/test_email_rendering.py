@@ -237,6 +237,12 @@ def test_header_injection_through_names_is_impossible() -> None:
     assert to[0].display_name == "Ada Bcc: victim@example.net Lovelace Subject: free money"
 
 
+@pytest.mark.parametrize("address", ["jane..doe@example.com", ".a@example.com", "a.@example.com"])
+def test_an_address_the_email_package_cannot_write_is_unaddressable(address: str) -> None:
+    with pytest.raises(email_rendering.UnaddressableRecipient):
+        email_rendering.recipient(order_event(customer__email=address))
+
+
 def test_recipient_must_be_an_address() -> None:
     with pytest.raises(email_rendering.InvalidRecipient):
         email_rendering.recipient(order_event(customer__email="not-an-address"))

@@ -253,13 +253,14 @@ MAX_ITEMS = 50
 # A product id is a positive 32-bit integer everywhere (orders, GET /products/{id}): anything larger
 # is refused here, never sent upstream.
 MAX_PRODUCT_ID = 2**31 - 1
-ProductId = Annotated[int, Field(ge=1, le=MAX_PRODUCT_ID)]
+# strict: a JSON integer only; lax parsing would take "1", 1.0 and true for 1 (issue 26, item 7).
+ProductId = Annotated[int, Field(ge=1, le=MAX_PRODUCT_ID, strict=True)]
 MAX_NOTE_LENGTH = 500
 
 
 class OrderItemRequest(BaseModel):
     product_id: ProductId
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY, strict=True)]
 
 
 class CreateOrderRequest(BaseModel):
