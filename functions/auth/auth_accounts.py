@@ -152,11 +152,12 @@ def change_password(user_id: str, current_password: str, new_password: str) -> N
     auth_sessions.end_all(user_id)
 
 
-def request_password_reset(email: str) -> None:
-    """Send a reset link if an active account has this e-mail; the same answer and time otherwise."""
+def request_password_reset(email: str, *, send: bool = True) -> None:
+    """Send a reset link if an active account has this e-mail (and `send`: the address's reset
+    e-mails are not spent, `mail_counters`); the same answer and time otherwise."""
     started = time.monotonic()
     try:
-        owner = adapters().users.user_id_for_email(email)
+        owner = adapters().users.user_id_for_email(email) if send else None
         profile = (
             _profile(owner, "id", "email", "first_name", "is_active", "token_version") if owner else None
         )
