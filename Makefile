@@ -70,6 +70,14 @@ check-network: $(STAMP)
 invoke: $(STAMP)
 	$(BIN)/shop invoke $(FN) -e $(EVENT)
 
+# The first staff account of a deployed stack, with your AWS credentials (docs/deploying.md,
+# "The first admin"): make create-admin USERNAME=alice EMAIL=alice@example.com [STACK=shop REGION=...]
+# The password is prompted for (never an argument); an existing USERNAME is promoted.
+.PHONY: create-admin
+create-admin: $(STAMP)
+	$(BIN)/python tools/create_admin.py --stack-name "$(or $(STACK),shop)" --username "$(USERNAME)" \
+	  $(if $(EMAIL),--email "$(EMAIL)") $(if $(REGION),--region "$(REGION)")
+
 # cfn-lint (with the project's rules), the deploy rehearsal (SAM's translation for each deploy
 # profile, its Rules, cfn-lint and checkov on the translated templates: tools/rehearse.py),
 # sam validate --lint, checkov and sam build (no container: the local Python is the runtime's).

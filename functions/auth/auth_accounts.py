@@ -187,13 +187,14 @@ def change_password(
     auth_sessions.end_all(user_id)
 
 
-def request_password_reset(email: str) -> None:
-    """Send a reset link if an active account has this e-mail and has verified it; the same answer
-    and time otherwise. Unverified: nobody proved they read that mailbox (it may be an address a
-    stolen token just set, issue 26, item 3)."""
+def request_password_reset(email: str, *, send: bool = True) -> None:
+    """Send a reset link if an active account has this e-mail and has verified it (and `send`: the
+    address's reset e-mails are not spent, `mail_counters`); the same answer and time otherwise.
+    Unverified: nobody proved they read that mailbox (it may be an address a stolen token just
+    set, issue 26, item 3)."""
     started = time.monotonic()
     try:
-        owner = adapters().users.user_id_for_email(email)
+        owner = adapters().users.user_id_for_email(email) if send else None
         profile = (
             _profile(owner, "id", "email", "first_name", "is_active", "email_verified", "token_version")
             if owner

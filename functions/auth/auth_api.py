@@ -15,6 +15,7 @@ import auth_accounts
 import auth_profiles
 import auth_service
 import auth_sessions
+import mail_counters
 from auth_service import AddressList, TokenUser
 from shop_shared.api import api_handler, current_caller, make_resolver
 from shop_shared.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
@@ -73,14 +74,19 @@ def _responses(success: int, *errors: int) -> dict[int, OpenAPIResponse]:
 AddressId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+def _client_address() -> str:
+    return app.current_event.request_context.identity.source_ip or "unknown"
+
+
 @app.post(
     "/auth/register",
     status_code=201,
     summary="Register a user",
-    responses=_responses(201, 409, 422),
+    responses=_responses(201, 409, 422, 429),
     tags=["auth"],
 )
 def register(body: Annotated[RegisterRequest, Body()]) -> User:
+    mail_counters.admit_client(_client_address())
     try:
         user = auth_service.register(body)
     except Conflict as exc:
@@ -158,11 +164,12 @@ def change_password(user_id: UserId, body: Annotated[PasswordChangeRequest, Body
     "/auth/password-reset",
     status_code=202,
     summary="E-mail a password reset link (202 whether or not the account exists)",
-    responses=_responses(202, 422),
+    responses=_responses(202, 422, 429),
     tags=["auth"],
 )
 def request_password_reset(body: Annotated[PasswordResetRequest, Body()]) -> Response[None]:
-    auth_accounts.request_password_reset(body.email)
+    mail_counters.admit_client(_client_address())
+    auth_accounts.request_password_reset(body.email, send=mail_counters.may_mail_recipient(body.email))
     return Response(status_code=202)
 
 
@@ -199,6 +206,7 @@ def verify_email(body: Annotated[VerifyEmailRequest, Body()]) -> User:
     tags=["auth"],
 )
 def resend_verification() -> Response[None]:
+    mail_counters.admit_client(_client_address())
     auth_accounts.resend_verification(current_caller(app).user_id)
     return Response(status_code=202)
 

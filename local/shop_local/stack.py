@@ -58,6 +58,8 @@ PARAMETER_ENV = {
     "ORDER_RATE_LIMIT": "OrderRateLimit",
     "LOG_LEVEL": "LogLevel",
     "SENDER_EMAIL": "SenderEmail",
+    "MAIL_CLIENT_LIMIT": "MailClientLimit",
+    "MAIL_RECIPIENT_LIMIT": "MailRecipientLimit",
 }
 
 

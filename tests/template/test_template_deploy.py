@@ -372,7 +372,7 @@ def test_the_operational_alarms_exist_and_notify(each_deploy: Deploy) -> None:
 
 
 def test_redis_failing_open_is_alarmed_when_redis_is_used() -> None:
-    uses = {"product_cache", "order_rate_limit", "login_throttle"}
+    uses = {"product_cache", "order_rate_limit", "login_throttle", "mail_limits"}
     for parameters in (VPC_REDIS, NO_STOREFRONT):
         watched = {
             dimensions["Use"]
@@ -392,7 +392,7 @@ def test_the_metric_names_the_alarms_watch_are_the_ones_the_code_emits() -> None
         assert f'name="{metric}"' in code, metric
     for kind in ("verify_email", "password_reset"):
         assert f'report_failure("{kind}"' in code, kind
-    for use in ("product_cache", "order_rate_limit", "login_throttle"):
+    for use in ("product_cache", "order_rate_limit", "login_throttle", "mail_limits"):
         assert f'redis_unavailable("{use}")' in code, use
 
 

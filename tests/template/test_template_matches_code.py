@@ -94,6 +94,7 @@ def test_the_gateways_cors_is_the_resolvers(template: Template) -> None:
     served = {route.method for route in template.api_routes()}
     assert served >= {"GET", "POST", "PUT", "PATCH", "DELETE"}, served
     assert set(cors["AllowMethods"].split(",")) == served | {"OPTIONS"}
+    assert cors["AllowMethods"].split(",") == list(api.CORS_ALLOW_METHODS)
     # Every request header the storefront sets that a browser does not send on its own authority.
     assert _storefront_request_headers() - CORS_SAFELISTED <= set(cors["AllowHeaders"].split(","))
     assert int(cors["MaxAge"]) == api.CORS_MAX_AGE

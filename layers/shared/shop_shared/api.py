@@ -35,7 +35,7 @@ _INT64_DIGITS = len(str(INT64_MAX))
 # (tests/template/test_template_matches_code.py checks them against these).
 CORS_ALLOW_ORIGIN = "*"
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
-CORS_ALLOW_METHODS = ("GET", "POST", "PUT", "OPTIONS")
+CORS_ALLOW_METHODS = ("DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT")
 CORS_EXPOSE_HEADERS = ("Retry-After",)
 CORS_MAX_AGE = 600
 
