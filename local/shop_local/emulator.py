@@ -32,6 +32,7 @@ from typing import Any
 
 from shop_local import emulator_fastpath, emulator_speedups
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
+from shop_local.iam_enforcement import IamEnforcement
 from shop_local.serving import WsgiServer
 
 log = logging.getLogger("shop_local.emulator")
@@ -277,7 +278,8 @@ class EmbeddedMoto:
         # the stack's operations skip Flask's request handling, same responses (emulator_fastpath)
         dispatch = emulator_fastpath.FastPath(_dispatcher()(create_backend_app))
         moto = AwsFaultMiddleware(Serialised(dispatch), book)
-        app = ShopControl(moto, book, account_id, region)
+        # outermost: a request its function's role does not allow is neither faulted nor served
+        app = IamEnforcement(ShopControl(moto, book, account_id, region))
         self._server = WsgiServer("moto", app, host, port, serve=False)
         self.port: int = self._server.port
         self.url = f"http://{host}:{self.port}"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,8 +39,9 @@ IMPLICIT_DENY = "implicit-deny"
 @dataclass(frozen=True)
 class Decision:
     result: str  # ALLOW, EXPLICIT_DENY or IMPLICIT_DENY
-    # the (policy name, statement index) that allowed or denied: what `iam-unused` counts
-    statement: tuple[str, int] | None = None
+    # the statements that allowed it (every one that applies: what `iam-unused` counts), or
+    # the one that denied it
+    statements: tuple[Statement, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -232,14 +234,49 @@ def evaluate(
 ) -> Decision:
     """Allowed, explicitly denied or implicitly denied: one action on one resource."""
     context = context or {}
-    allowed_by: Statement | None = None
+    allowed_by: list[Statement] = []
     for statement in policy_statements:
         if not applies(statement, action, resource, context):
             continue
         if statement.effect == "Deny":
-            return Decision(EXPLICIT_DENY, (statement.policy, statement.index))
-        if statement.effect == "Allow" and allowed_by is None:
-            allowed_by = statement
-    if allowed_by is not None:
-        return Decision(ALLOW, (allowed_by.policy, allowed_by.index))
+            return Decision(EXPLICIT_DENY, (statement,))
+        if statement.effect == "Allow":
+            allowed_by.append(statement)
+    if allowed_by:
+        return Decision(ALLOW, tuple(allowed_by))
     return Decision(IMPLICIT_DENY)
+
+
+def grants(statement: Statement) -> list[str]:
+    """What an Allow statement grants, one line per action and resource pattern (how `iam-unused`
+    names a grant): `Policy#0 dynamodb:GetItem on arn:...`, `if ...` when it has conditions."""
+    if statement.effect != "Allow":
+        return []
+    actions = (
+        [f"NotAction {' '.join(statement.not_actions)}"]
+        if statement.not_actions is not None
+        else list(statement.actions)
+    )
+    resources = (
+        [f"NotResource {' '.join(statement.not_resources)}"]
+        if statement.not_resources is not None
+        else list(statement.resources)
+    )
+    condition = " if " + json.dumps(statement.condition, sort_keys=True) if statement.condition else ""
+    return [f"{statement.policy}#{statement.index} {a} on {r}{condition}" for a in actions for r in resources]
+
+
+def exercised(statement: Statement, action: str, resource: str) -> list[str]:
+    """The grants of `statement` that a request for `action` on `resource` used."""
+    condition = " if " + json.dumps(statement.condition, sort_keys=True) if statement.condition else ""
+    actions = (
+        [f"NotAction {' '.join(statement.not_actions)}"]
+        if statement.not_actions is not None
+        else [a for a in statement.actions if action_matches([a], action)]
+    )
+    resources = (
+        [f"NotResource {' '.join(statement.not_resources)}"]
+        if statement.not_resources is not None
+        else [r for r in statement.resources if resource_matches([r], resource)]
+    )
+    return [f"{statement.policy}#{statement.index} {a} on {r}{condition}" for a in actions for r in resources]

@@ -53,6 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
+from shop_local.iam_roles import function_credentials
 from shop_local.serving import STOP_POLL_SECONDS
 from shop_local.template import ROOT, FunctionSpec, Template
 
@@ -810,6 +811,8 @@ class LambdaRuntime:
             "AWS_DEFAULT_REGION": template.region,
             **extra_variables,
             **spec.environment,
+            # as Lambda gives its role's session: this function's own key (shop_local.iam_roles)
+            **function_credentials(spec.logical_id),
         }
         return EnvironmentSpec(
             function_id=spec.logical_id,

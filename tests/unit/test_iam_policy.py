@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from shop_local.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, condition_holds, evaluate, statements
+from shop_local.iam_policy import (
+    ALLOW,
+    EXPLICIT_DENY,
+    IMPLICIT_DENY,
+    condition_holds,
+    evaluate,
+    exercised,
+    grants,
+    statements,
+)
 
 TABLE = "arn:aws:dynamodb:us-west-2:123456789012:table/GameScores"
 
@@ -136,4 +145,24 @@ def test_an_unknown_operator_never_allows(operator: str) -> None:
 def test_the_deciding_statement_is_named() -> None:
     document = {"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]}
     decision = evaluate(statements("Topic", document), "sns:Publish", "arn:aws:sns:us-east-1:1:t")
-    assert decision.allowed and decision.statement == ("Topic", 0)
+    assert decision.allowed and [(s.policy, s.index) for s in decision.statements] == [("Topic", 0)]
+
+
+def test_grants_and_the_ones_a_request_used() -> None:
+    document = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                "Resource": [TABLE, f"{TABLE}/index/*"],
+            }
+        ]
+    }
+    (statement,) = statements("P", document)
+    assert grants(statement) == [
+        f"P#0 dynamodb:GetItem on {TABLE}",
+        f"P#0 dynamodb:GetItem on {TABLE}/index/*",
+        f"P#0 dynamodb:PutItem on {TABLE}",
+        f"P#0 dynamodb:PutItem on {TABLE}/index/*",
+    ]
+    assert exercised(statement, "dynamodb:PutItem", TABLE) == [f"P#0 dynamodb:PutItem on {TABLE}"]
