@@ -315,12 +315,14 @@ class StackIam:
         report = self.report()
         directory = Path(os.environ.get("SHOP_IAM_RECORD") or RECORD_DIR)
         directory.mkdir(parents=True, exist_ok=True)
+        template = self.stack.template
+        pairs = physical_names(template)
         record = {
-            "template": str(self.stack.template.path),
+            "template": str(template.path),
             "functions": {
                 function_id: {
-                    "grants": entry["grants"],
-                    "exercised": entry["exercised"],
+                    "grants": [logical(grant, pairs) for grant in entry["grants"]],
+                    "exercised": {logical(grant, pairs): n for grant, n in entry["exercised"].items()},
                     "denied": entry["denied"],
                 }
                 for function_id, entry in report["functions"].items()
@@ -328,3 +330,49 @@ class StackIam:
         }
         path = directory / f"stack-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json"
         path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
+_ATTRIBUTES = ("Arn", "StreamArn", "TopicName", "QueueName", "QueueUrl")
+
+
+def physical_names(template: Template) -> list[tuple[str, str]]:
+    """(physical name or ARN, `${Logical}` / `${Logical.Attribute}`) for every resource the stack
+    knows, longest first: a grant named the same way by every stack (a secret's ARN ends in a
+    random suffix)."""
+    pairs: dict[str, str] = {}
+    for logical_id in template.resources:
+        candidates: list[tuple[dict[str, Any], str]] = [({"Ref": logical_id}, f"${{{logical_id}}}")]
+        candidates += [({"Fn::GetAtt": [logical_id, a]}, f"${{{logical_id}.{a}}}") for a in _ATTRIBUTES]
+        for expression, name in candidates:
+            try:
+                value = template.resolve(expression)
+            except (KeyError, ValueError):
+                continue
+            if isinstance(value, str) and len(value) > 3 and value not in pairs:
+                pairs[value] = name
+    for logical_id in template.resources:  # what iam_roles named but the stack did not create
+        pairs.setdefault(_placeholder(template, logical_id), f"${{{logical_id}.Arn}}")
+    return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
+
+
+def logical(text: str, pairs: list[tuple[str, str]]) -> str:
+    for physical, name in pairs:
+        if physical in text:
+            text = text.replace(physical, name)
+    return text
+
+
+def template_grants(template: Template) -> dict[str, list[str]]:
+    """Every grant of every function's role, named as the stacks' records name them."""
+    from shop_local.iam_policy import grants, statements
+
+    pairs = physical_names(template)
+    found: dict[str, list[str]] = {}
+    for function_id, role in roles(template).items():
+        found[function_id] = [
+            logical(grant, pairs)
+            for policy in role.policies
+            for statement in statements(policy["name"], policy["document"])
+            for grant in grants(statement)
+        ]
+    return found
