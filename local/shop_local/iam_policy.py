@@ -213,6 +213,11 @@ def _conditions_hold(statement: Statement, context: Mapping[str, Any]) -> bool:
 
 
 def applies(statement: Statement, action: str, resource: str, context: Mapping[str, Any]) -> bool:
+    return applies_ignoring_conditions(statement, action, resource) and _conditions_hold(statement, context)
+
+
+def applies_ignoring_conditions(statement: Statement, action: str, resource: str) -> bool:
+    """Whether the statement's Action (NotAction) and Resource (NotResource) match."""
     if statement.not_actions is not None:
         if action_matches(statement.not_actions, action):
             return False
@@ -223,7 +228,7 @@ def applies(statement: Statement, action: str, resource: str, context: Mapping[s
             return False
     elif not resource_matches(statement.resources, resource):
         return False
-    return _conditions_hold(statement, context)
+    return True
 
 
 def evaluate(

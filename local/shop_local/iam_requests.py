@@ -239,7 +239,12 @@ def _members(form: dict[str, list[str]], prefix: str) -> list[str]:
     return [form[name][0] for _, name in numbered]
 
 
+_PLAIN_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
+
+
 def _addresses(values: list[str]) -> list[str]:
+    if all(_PLAIN_ADDRESS.fullmatch(value) for value in values):
+        return list(values)  # bare addresses, as the functions pass them: no parsing needed
     return [address for _, address in email.utils.getaddresses(values) if address]
 
 
@@ -261,7 +266,7 @@ def _ses(operation: str, form: dict[str, list[str]], region: str, names: Names) 
             source = source or next(iter(_addresses(message.get_all("From") or [])), "")
             if not recipients:
                 recipients = _addresses([*message.get_all("To", []), *message.get_all("Cc", [])])
-    sender = email.utils.parseaddr(source)[1] or source
+    sender = source if _PLAIN_ADDRESS.fullmatch(source) else (email.utils.parseaddr(source)[1] or source)
     recipients = _addresses(recipients)
     context = {"ses:FromAddress": sender, "ses:Recipients": recipients}
     action = f"ses:{operation}"
@@ -312,6 +317,7 @@ def map_request(
     names = names or Names()
     target = headers.get("x-amz-target", "")
     prefix = {"email": "ses", "streams.dynamodb": "dynamodb"}.get(service, service)
+    form: dict[str, list[str]] = {}
     if target:
         operation = target.rsplit(".", 1)[-1]
         request = _json(body)
@@ -334,9 +340,9 @@ def map_request(
     elif service == "sqs":
         checks = _sqs(operation, params, region, names)
     elif service == "sns":
-        checks = _sns(operation, _form(body, query))
+        checks = _sns(operation, form)
     elif service in ("ses", "email"):
-        checks = _ses(operation, _form(body, query), region, names)
+        checks = _ses(operation, form, region, names)
     elif service == "secretsmanager":
         checks = _secrets(operation, request, region, names)
     elif service == "kms":

@@ -319,6 +319,8 @@ class StackIam:
         pairs = physical_names(template)
         record = {
             "template": str(template.path),
+            "checked": report["checked"],  # requests checked, and the time the checks took
+            "check_seconds": report["check_seconds"],
             "functions": {
                 function_id: {
                     "grants": [logical(grant, pairs) for grant in entry["grants"]],
