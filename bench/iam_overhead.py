@@ -114,7 +114,51 @@ def main() -> int:
         base, with_iam = statistics.median(direct) * 1e6, statistics.median(checked) * 1e6
         print(f"{name:<40} {base:>10.1f} {with_iam:>12.1f} {with_iam - base:>9.1f}")
     assert front.report()["denied"] == 0, front.report()["denials"]
+    round_trips()
     return 0
+
+
+def round_trips() -> None:
+    """boto3 round trips to the embedded emulator (moto behind the fault middleware and the
+    lock), IAM checking and not, interleaved: the share of a whole AWS call the check is."""
+    import boto3
+
+    from shop_local import iam_enforcement
+    from shop_local.builder import build
+    from shop_local.emulator import EmbeddedMoto
+    from shop_local.faults import FaultBook
+
+    server = EmbeddedMoto(FaultBook()).start()
+    try:
+        built = build(endpoint_url=server.url)
+        template = built.template
+        found = iam_roles.roles(template)
+        names = iam_roles.names(template)
+        client = boto3.session.Session().client(
+            "dynamodb",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=iam_roles.access_key("AuthorizerFunction"),
+            aws_secret_access_key=iam_roles.FUNCTION_SECRET_KEY,
+        )
+        table = template.physical("UsersTable")["Ref"]
+        key = {"pk": {"S": "USER#1"}, "sk": {"S": "PROFILE"}}
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(ROUNDS):
+            for enabled in (False, True):
+                iam_enforcement.configure(
+                    server.url, [role.as_dict() for role in found.values()], names, enabled=enabled
+                )
+                began = time.perf_counter()
+                for _ in range(200):
+                    client.get_item(TableName=table, Key=key)
+                timings[enabled].append((time.perf_counter() - began) / 200)
+        off, on = (statistics.median(timings[flag]) * 1e6 for flag in (False, True))
+        print(
+            f"\nboto3 GetItem round trip to the embedded emulator: {off:.0f} µs unchecked, {on:.0f} µs checked"
+        )
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
