@@ -154,9 +154,7 @@ def round_trips() -> None:
                     client.get_item(TableName=table, Key=key)
                 timings[enabled].append((time.perf_counter() - began) / 200)
         off, on = (statistics.median(timings[flag]) * 1e6 for flag in (False, True))
-        print(
-            f"\nboto3 GetItem round trip to the embedded emulator: {off:.0f} µs unchecked, {on:.0f} µs checked"
-        )
+        print(f"\nGetItem round trip to the embedded emulator: {off:.0f} µs unchecked, {on:.0f} µs checked")
     finally:
         server.stop()
 
