@@ -142,6 +142,32 @@ def translate(template: Template) -> dict[str, Any]:
     return translated
 
 
+TRANSLATIONS = ROOT / ".cache" / "sam-translation"
+
+
+def cached_translation(template: Template, cache: Path = TRANSLATIONS) -> dict[str, Any]:
+    """`translate(template)`, kept on disk by the template's text, its parameter values and the
+    translator's version: importing samtranslator and translating took 1.5-9 s of every stack's
+    start (the tests start many), reading the result back takes milliseconds."""
+    from importlib.metadata import version
+
+    text = template.path.read_bytes()
+    parameters = json.dumps(template.parameters, sort_keys=True)
+    key = hashlib.sha256(b"\0".join([text, parameters.encode(), version("aws-sam-translator").encode()]))
+    path = cache / f"{key.hexdigest()[:32]}.json"
+    try:
+        cached: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cached
+    except (OSError, ValueError):
+        pass
+    translated = translate(template)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(translated), encoding="utf-8")
+    partial.replace(path)  # whole or not at all, with other stacks starting at the same time
+    return translated
+
+
 def _placeholder(template: Template, logical_id: str) -> str:
     """The ARN of a resource the local stack does not create (a KMS key, a bucket): what it
     would be called, so that a policy naming it still reads, and never matches anything made."""
@@ -191,7 +217,7 @@ def _with_placeholders(template: Template, value: Any) -> Any:
 
 def roles(template: Template, translated: dict[str, Any] | None = None) -> dict[str, Role]:
     """Every function's role (by the function's logical id), resolved against what was provisioned."""
-    translated = translated if translated is not None else translate(template)
+    translated = translated if translated is not None else cached_translation(template)
     resources = translated.get("Resources", {})
     found: dict[str, Role] = {}
     for function_id in template.functions():

@@ -16,7 +16,7 @@ import pytest
 from shop_local.builder import load
 from shop_local.iam_policy import Statement, evaluate, statements
 from shop_local.iam_requests import Names, map_request
-from shop_local.iam_roles import MANAGED_POLICIES, Role, access_key, roles, translate
+from shop_local.iam_roles import MANAGED_POLICIES, Role, access_key, cached_translation, roles, translate
 from shop_local.template import DEFAULT_TEMPLATE
 
 NEW_SCOPE = 'Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"'
@@ -125,3 +125,13 @@ def test_the_publisher_may_publish_only_to_its_topic(today: dict[str, Role]) -> 
     body = urlencode({"Action": "PublishBatch", "TopicArn": topic}).encode()
     assert allowed(today["OrderEventsPublisherFunction"], "sns", body)
     assert not allowed(today["OrdersFunction"], "sns", body)
+
+
+def test_the_translation_is_kept_by_template_and_parameters(tmp_path: Path) -> None:
+    template = load()
+    first = cached_translation(template, cache=tmp_path)
+    assert first == translate(template)
+    (kept,) = tmp_path.glob("*.json")
+    assert cached_translation(template, cache=tmp_path) == first
+    cached_translation(load({"SenderEmail": "shop@example.org"}), cache=tmp_path)  # another deploy
+    assert len(list(tmp_path.glob("*.json"))) == 2 and kept.exists()
