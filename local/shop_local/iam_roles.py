@@ -332,15 +332,17 @@ class StackIam:
     def report(self) -> dict[str, Any]:
         if not self.enforced:
             return {"enabled": False, "allowed": 0, "denied": 0, "functions": {}, "denials": []}
-        from shop_local import iam_enforcement
-
-        return iam_enforcement.report(self.stack.aws.url)
+        return iam_enforcement_report(self.stack.aws.url)
 
     def record(self) -> None:
-        """What this stack's functions used, next to what their roles grant: one file per stack."""
+        """What this stack's functions used, next to what their roles grant: one file per stack.
+        (Called as the stack stops, after its functions: a stack started later in this process
+        starts its own environments with keys only if it enforces too.)"""
         if not self.enforced:
             return
-        report = self.report()
+        os.environ.pop(KEYS_FLAG, None)
+        self.enforced = False
+        report = iam_enforcement_report(self.stack.aws.url)
         directory = Path(os.environ.get("SHOP_IAM_RECORD") or RECORD_DIR)
         directory.mkdir(parents=True, exist_ok=True)
         template = self.stack.template
@@ -406,3 +408,9 @@ def template_grants(template: Template) -> dict[str, list[str]]:
             for grant in grants(statement)
         ]
     return found
+
+
+def iam_enforcement_report(emulator_url: str) -> dict[str, Any]:
+    from shop_local import iam_enforcement
+
+    return iam_enforcement.report(emulator_url)
