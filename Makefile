@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 unexport PYTHONDONTWRITEBYTECODE
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test suite unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network
+.PHONY: run test suite unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network iam-unused
 
 help:
 	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
@@ -77,6 +77,12 @@ invoke: $(STAMP)
 create-admin: $(STAMP)
 	$(BIN)/python tools/create_admin.py --stack-name "$(or $(STACK),shop)" --username "$(USERNAME)" \
 	  $(if $(EMAIL),--email "$(EMAIL)") $(if $(REGION),--region "$(REGION)")
+
+# After a test run (each stack records what its functions used under .cache/iam): the grants of
+# each function's role that no request exercised, failing on any not in
+# tests/integration/iam_unexercised.json (shop_local.iam_unused).
+iam-unused: $(STAMP)
+	$(BIN)/python -m shop_local.iam_unused
 
 # cfn-lint (with the project's rules), the deploy rehearsal (SAM's translation for each deploy
 # profile, its Rules, cfn-lint and checkov on the translated templates: tools/rehearse.py),

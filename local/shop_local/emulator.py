@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
+from shop_local.iam_enforcement import IamEnforcement
 from shop_local.serving import WsgiServer
 
 log = logging.getLogger("shop_local.emulator")
@@ -131,7 +132,8 @@ class EmbeddedMoto:
         self.keeper = None
         if state_file is not None:  # `make run`: the dev data kept across restarts
             self.keeper = StateKeeper(state_file, account_id, serialised.lock, lambda: serialised.calls)
-        app = ShopControl(moto, book, account_id, region)
+        # outermost: a request its function's role does not allow is neither faulted nor served
+        app = IamEnforcement(ShopControl(moto, book, account_id, region))
         self._server = WsgiServer("moto", app, host, port, serve=False)
         self.port: int = self._server.port
         self.url = f"http://{host}:{self.port}"

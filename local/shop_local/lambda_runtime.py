@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from shop_local.iam_roles import function_credentials
 from shop_local.template import ROOT, FunctionSpec, Template
 
 log = logging.getLogger("shop_local.lambda_runtime")
@@ -833,6 +834,8 @@ class LambdaRuntime:
             "AWS_DEFAULT_REGION": template.region,
             **extra_variables,
             **spec.environment,
+            # as Lambda gives its role's session: this function's own key (shop_local.iam_roles)
+            **function_credentials(spec.logical_id),
         }
         return EnvironmentSpec(
             function_id=spec.logical_id,

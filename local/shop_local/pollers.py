@@ -92,6 +92,9 @@ class Poller(threading.Thread):
         self.function = function
         self.template = template
         self.client = client
+        # the stack's own calls, which Lambda's event source mapping does not make with the
+        # function's role (the quick retry's visibility change: shop_local.iam_roles)
+        self.stack_client = client
         self.stopping = threading.Event()
         self.window = float(source.properties.get("MaximumBatchingWindowInSeconds", 0) or 0)
 
@@ -244,7 +247,7 @@ class SqsPoller(Poller):
             )
         for start in range(0, len(retry), 10):
             chunk = retry[start : start + 10]
-            self.client.change_message_visibility_batch(
+            self.stack_client.change_message_visibility_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": retry_delay()}

@@ -91,6 +91,8 @@ class Settings:
     # the embedded emulator's tables and mailbox kept across restarts (shop_local.dev_state); None:
     # start empty and keep nothing (test stacks, `shop backing`)
     dev_state: Path | None = None
+    # each function calls AWS as its own role, checked by the emulator (SHOP_IAM=off: not)
+    iam: bool = True
 
     @classmethod
     def from_env(cls, port: int | None = None) -> Settings:
@@ -108,11 +110,16 @@ class Settings:
             runtime=env.get("SHOP_LOCAL_RUNTIME") or "lambda",
             function_log=Path(env.get("SHOP_FUNCTION_LOG") or ROOT / ".cache" / "functions.log"),
             sample_data=env.get("SHOP_SAMPLE_DATA", "1") != "0",
+            template_path=Path(env["SHOP_TEMPLATE"]) if env.get("SHOP_TEMPLATE") else DEFAULT_TEMPLATE,
+            iam=env.get("SHOP_IAM", "on").lower() != "off",
         )
 
 
-def aws_client(service: str, endpoint_url: str, *, internal: bool = True) -> Any:
-    """A boto3 client on the emulator; `internal` ones are never hit by injected faults."""
+def aws_client(
+    service: str, endpoint_url: str, *, internal: bool = True, credentials: dict[str, str] | None = None
+) -> Any:
+    """A boto3 client on the emulator; `internal` ones are never hit by injected faults;
+    `credentials` (a function's, `shop_local.iam_roles.function_credentials`) sign as its role."""
     import boto3
     from botocore.config import Config
 
@@ -122,8 +129,14 @@ def aws_client(service: str, endpoint_url: str, *, internal: bool = True) -> Any
         connect_timeout=5,
         read_timeout=30,
     )
+    keys = {}
+    if credentials:
+        keys = {
+            "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+        }
     return boto3.session.Session(region_name=REGION).client(  # type: ignore[call-overload]
-        service, endpoint_url=endpoint_url, config=config, region_name=REGION
+        service, endpoint_url=endpoint_url, config=config, region_name=REGION, **keys
     )
 
 
@@ -350,6 +363,7 @@ class DevRoutes:
             "/_dev/emails": self.emails,
             "/_dev/faults": self.faults,
             "/_dev/resources": lambda request: _json(200, self.stack.resources()),
+            "/_dev/iam": lambda request: _json(200, self.stack.iam.report()),
             "/_dev/health": lambda request: _json(200, {"status": "ok"}),
             "/_dev/authorizer-cache": self.authorizer_cache,
             "/openapi.json": self.openapi,
@@ -429,6 +443,9 @@ class DevStack:
             standin_port = settings.port + 1 if settings.port else 0
         self.products = ProductApi(settings.product_api_url, settings.host, standin_port)
         self.dev_routes = DevRoutes(self)
+        from shop_local.iam_roles import StackIam
+
+        self.iam = StackIam(self)
         self.template: Template | None = None
         self.runtime: LambdaRuntime | Runtime | None = None
         self.gateway: Any = None
@@ -446,6 +463,7 @@ class DevStack:
             self.redis.start,
             self.products.start,
             self._provision,
+            self.iam.start,
             self._start_functions,
             self._ensure_admin,
             self._seed_samples,
@@ -544,15 +562,21 @@ class DevStack:
         from shop_local.pollers import SqsPoller, StreamPoller, batches_at_once
 
         assert self.template is not None and self.runtime is not None
+        from shop_local.iam_roles import function_credentials
+
         sqs = aws_client("sqs", self.aws.url)
-        streams = None
         for source in self.template.event_sources():
             function = self.runtime[source.function_id]
+            # Lambda's event source mapping reads the source as the function's role
+            role = function_credentials(source.function_id)
             if source.kind == "SQS":
-                poller: Any = SqsPoller(source, function, self.template, sqs)
+                poller: Any = SqsPoller(
+                    source, function, self.template, aws_client("sqs", self.aws.url, credentials=role)
+                )
+                poller.stack_client = sqs
                 poller.concurrency = batches_at_once(source, getattr(function, "max_environments", 1))
             else:
-                streams = streams or aws_client("dynamodbstreams", self.aws.url)
+                streams = aws_client("dynamodbstreams", self.aws.url, credentials=role)
                 poller = StreamPoller(source, function, self.template, streams, sqs)
             if function.available:
                 poller.start()
@@ -673,6 +697,7 @@ class DevStack:
             ("api", self._api_server.stop if self._api_server else None),
             ("pollers", self._stop_pollers),
             ("functions", getattr(self.runtime, "stop", None)),
+            ("iam record", self.iam.record),
             ("stand-in", self.products.stop),
             ("redis", self.redis.stop),
             ("aws", self.aws.stop),
