@@ -15,11 +15,22 @@ export AWS_DEFAULT_REGION ?= us-east-1
 .PHONY: run test suite unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network iam-unused
 
 help:
-	@echo "make run    - start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
-	@echo "make test   - template checks + the whole test suite (make unit|component|integration|e2e: one tier)"
-	@echo "make coverage - coverage of the domain modules by the unit and component tiers"
-	@echo "make lint   - ruff + mypy + ESLint (web/)"
-	@echo "make bench  - benchmarks, writes bench/RESULTS.md"
+	@echo "make run        - start the local stack (API on http://127.0.0.1:$${PORT:-3000}); Ctrl-C stops it"
+	@echo "make test       - template checks + the whole test suite (docs/testing.md)"
+	@echo "make unit | component | integration | e2e - one tier of the suite"
+	@echo "make suite      - the JavaScript tests and every pytest tier (what make test runs beside make template)"
+	@echo "make coverage   - coverage of the domain modules by the unit and component tiers"
+	@echo "make lint       - ruff, ruff format --check, mypy, ESLint (web/)"
+	@echo "make format     - ruff format + ruff check --fix"
+	@echo "make template   - cfn-lint, the deploy rehearsal, sam validate --lint, checkov, sam build"
+	@echo "make invoke FN=OrdersFunction EVENT=events/orders-create.json - run one function with a sample event"
+	@echo "make check-network SUBNETS=subnet-a,subnet-b - before a VPC deploy: do the subnets route through a NAT gateway?"
+	@echo "make bench      - benchmarks, writes bench/RESULTS.md"
+	@echo "make venv       - .venv from the lock files (every target does this first)"
+	@echo "make lock       - rewrite the lock files from pyproject.toml (UPGRADE=--upgrade to refresh)"
+	@echo "make browser    - Debian's chromium for the browser tests, if missing"
+	@echo "make clean      - remove build, cache and test output"
+	@echo "make help       - this list"
 
 # Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
 # lock is complete), installed by uv (pinned in pyproject.toml and the lock; bootstrapped with pip)
@@ -95,7 +106,7 @@ template: $(STAMP) $(CHECKOV_VENV)/.installed
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 	@touch .aws-sam/build.done
 
-# The tiers (README "Testing"): unit (no service), component (moto, Redis, the stand-in over HTTP),
+# The tiers (docs/testing.md): unit (no service), component (moto, Redis, the stand-in over HTTP),
 # integration (the local stack), e2e (the browser), template (cfn-lint, checkov, sam build).
 # pytest-xdist runs each file on one of `-n auto` workers; each worker has its own Redis databases
 # and its own stack (tests/conftest.py).
@@ -132,7 +143,7 @@ e2e: $(STAMP) browser
 	$(PYTEST) $(STACK_XDIST) tests/e2e
 
 # Coverage of the domain modules (the shared layer and the functions) by the unit tier alone and
-# by unit + component; the numbers are in README "Testing".
+# by unit + component; the numbers are in docs/testing.md.
 coverage: $(STAMP)
 	$(PYTEST) -q tests/unit $(COVERED)
 	$(PYTEST) -q $(XDIST) tests/unit tests/component $(COVERED)

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
+  addressLines,
   brandLabel,
   categoryLabel,
   CHECKOUT_PAYMENT_METHODS,
@@ -124,5 +125,25 @@ describe("order life cycle", () => {
     assert.equal(trackingText({ carrier: "", tracking_number: "1Z999" }), "1Z999");
     assert.equal(trackingText({ carrier: "DHL" }), null);
     assert.equal(trackingText(undefined), null);
+  });
+});
+
+describe("addresses", () => {
+  const at = (country, extra = {}) => ({ street: "742 Evergreen Terrace", city: "Springfield", state: "OR", postal_code: "97403", country, ...extra });
+
+  it("prints a US address as the US Postal Service does: city, state postcode", () => {
+    assert.deepEqual(addressLines(at("US")), ["742 Evergreen Terrace", "Springfield, OR 97403", "US"]);
+  });
+
+  it("prints other countries in their own order", () => {
+    assert.deepEqual(addressLines(at("CA", { city: "Toronto", state: "ON", postal_code: "M5V 2T6" })), ["742 Evergreen Terrace", "Toronto ON M5V 2T6", "CA"]);
+    assert.deepEqual(addressLines(at("GB", { city: "London", state: "", postal_code: "SW1A 1AA" })), ["742 Evergreen Terrace", "London", "SW1A 1AA", "GB"]);
+    assert.deepEqual(addressLines(at("DE", { city: "Berlin", state: "", postal_code: "10115" })), ["742 Evergreen Terrace", "10115 Berlin", "DE"]);
+    assert.deepEqual(addressLines(at("FR", { city: "Paris", state: "Île-de-France", postal_code: "75001" })), ["742 Evergreen Terrace", "75001 Paris", "Île-de-France", "FR"]);
+  });
+
+  it("leaves out what is missing, and reads the country code in any case", () => {
+    assert.deepEqual(addressLines(at("us", { state: "" })), ["742 Evergreen Terrace", "Springfield 97403", "us"]);
+    assert.deepEqual(addressLines(null), []);
   });
 });

@@ -102,6 +102,25 @@ describe("the staff view of an order", () => {
     assert.deepEqual(await labels("delivered"), []);
   });
 
+  it("confirms with the optional note the API accepts, and without one when none is given", async () => {
+    routes["PUT /orders/o1/status"] = ({ body }) => order(body.status, { history: [] });
+    const page = await render("pending", { as: ADMIN });
+    const note = page.querySelector('.status-control input[name="note"]');
+    assert.ok(note, "a note field beside the one-click steps");
+    assert.equal(note.getAttribute("maxlength"), "500");
+    note.value = "  packed by Sam  ";
+    click(page.querySelector('.status-actions [data-status="confirmed"]'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const puts = requests.filter((r) => r.method === "PUT");
+    assert.deepEqual(puts.map((r) => r.body), [{ status: "confirmed", note: "packed by Sam" }]);
+
+    requests.length = 0;
+    const again = await render("pending", { as: ADMIN });
+    click(again.querySelector('.status-actions [data-status="confirmed"]'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(requests.filter((r) => r.method === "PUT").map((r) => r.body), [{ status: "confirmed" }]);
+  });
+
   it("asks for the carrier and tracking number before shipping", async () => {
     const page = await render("confirmed", { as: ADMIN });
     click(page.querySelector('.status-actions [data-status="shipped"]'));

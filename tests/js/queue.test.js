@@ -76,6 +76,15 @@ describe("search input", () => {
     assert.equal(normaliseOrderNumber(""), null);
   });
 
+  it("takes the number alone, as staff type it, as this year's order", () => {
+    assert.equal(normaliseOrderNumber("44", 2026), "ORD-2026-000044");
+    assert.equal(normaliseOrderNumber(" 000044 ", 2026), "ORD-2026-000044");
+    assert.equal(normaliseOrderNumber("#44", 2026), "ORD-2026-000044");
+    assert.equal(normaliseOrderNumber("44", 2027), "ORD-2027-000044");
+    assert.equal(normaliseOrderNumber("44"), `ORD-${new Date().getFullYear()}-000044`);
+    assert.equal(normaliseOrderNumber("0", 2026), null);
+  });
+
   it("searches customers from two characters on", () => {
     assert.equal(customerQuery(" a "), null);
     assert.equal(customerQuery(" ad "), "ad");

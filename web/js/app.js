@@ -100,13 +100,16 @@ function renderNav() {
   const under = (prefix) =>
     navSection ? prefix === `/${navSection}` : path === prefix || path.startsWith(`${prefix}/`);
   const count = cart.count();
-  const items = [
-    navLink("#/", "Products", path === "/" || under("/products")),
-    navLink("#/cart", ["Cart ", h("span", { class: "count", "aria-hidden": "true" }, String(count))], under("/cart") || under("/checkout"), {
-      "aria-label": `Cart, ${count} item${count === 1 ? "" : "s"}`,
-      id: "nav-cart",
-    }),
-  ];
+  const items = [navLink("#/", "Products", path === "/" || under("/products"))];
+  // Staff do not shop (only customers may order): no cart for them.
+  if (!session.isAdmin()) {
+    items.push(
+      navLink("#/cart", ["Cart ", h("span", { class: "count", "aria-hidden": "true" }, String(count))], under("/cart") || under("/checkout"), {
+        "aria-label": `Cart, ${count} item${count === 1 ? "" : "s"}`,
+        id: "nav-cart",
+      }),
+    );
+  }
   if (user) {
     items.push(navLink("#/orders", "My orders", under("/orders")));
     if (session.isAdmin()) items.push(navLink("#/staff", "Staff", under("/staff")));
@@ -268,6 +271,7 @@ async function start() {
   if (mailed) history.replaceState(null, "", `${location.pathname.replace(/[^/]*$/, "")}#${mailed}`);
 
   // The session: from the other open tabs, else the refresh token this tab kept over a reload.
+  let keptSessionEnded = false;
   if (await keeper.join()) {
     try {
       if (!(await session.freshToken())) throw new Error("session over");
@@ -276,6 +280,9 @@ async function start() {
       // A refused session has ended already (api() and tokens.js); after a network failure the
       // tokens stay, for the other tabs and the next reload, and this page shows no user.
     }
+    // Refused while nobody was looking (the local stack restarted, the session ran out or was
+    // ended elsewhere): said on the login page, as when it ends in use.
+    keptSessionEnded = !session.user() && !keeper.hasSession();
   }
   // New tokens from another tab: logged in there while this one was open, show this one logged in too.
   window.addEventListener("shop:tokens-changed", async () => {
@@ -300,9 +307,9 @@ async function start() {
     }
   });
   // From now on a refused token means the session ended while in use: say so, and offer to log in.
-  window.addEventListener("shop:session-expired", (event) => {
-    const elsewhere = event.detail === "elsewhere";
-    flash(elsewhere ? "You logged out in another window." : "Your session has ended. Please log in again.", {
+  const sessionEnded = (reason, message = "Your session has ended. Please log in again.") => {
+    const elsewhere = reason === "elsewhere";
+    flash(elsewhere ? "You logged out in another window." : message, {
       kind: elsewhere ? "success" : "error",
       keep: true,
     });
@@ -310,7 +317,8 @@ async function start() {
     const spec = routes.find((candidate) => candidate.pattern.test(currentLocation().path));
     if (elsewhere && !(spec?.auth || spec?.admin)) route();
     else if (!raw.startsWith("/login")) navigate(`/login?next=${encodeURIComponent(raw)}`);
-  });
+  };
+  window.addEventListener("shop:session-expired", (event) => sessionEnded(event.detail));
   // The dev mailbox exists only in the local stack; show its link when it answers.
   fetch(`${API_BASE}/_dev/emails`, { headers: { Accept: "application/json" } })
     .then((response) => {
@@ -318,6 +326,14 @@ async function start() {
       renderNav();
     })
     .catch(() => {});
+  if (keptSessionEnded) {
+    // Straight to the login page (no hashchange to wait for), and the message once it is shown.
+    const { raw } = currentLocation();
+    if (!raw.startsWith("/login")) history.replaceState(null, "", `#/login?next=${encodeURIComponent(raw)}`);
+    await route();
+    flash("Your session has ended (the shop was restarted, or the session ran out). Please log in again.", { kind: "error" });
+    return;
+  }
   await route();
 }
 

@@ -121,13 +121,23 @@ export function paymentLabel(value) {
   return PAYMENT_METHODS.find((method) => method.value === value)?.label ?? String(value ?? "");
 }
 
+const joined = (separator, ...parts) => parts.filter(Boolean).join(separator);
+
+// The lines after the street, in the order the country's post reads them (the US Postal Service:
+// "CITY, ST 12345"; Canada Post and Australia Post: "CITY PROV CODE"; Royal Mail: the postcode on a
+// line of its own); elsewhere, as in most of Europe, the postcode before the city.
+const LOCALITY_LINES = {
+  US: (a) => [joined(" ", joined(", ", a.city, a.state), a.postal_code)],
+  CA: (a) => [joined(" ", a.city, a.state, a.postal_code)],
+  AU: (a) => [joined(" ", a.city, a.state, a.postal_code)],
+  GB: (a) => [a.city, a.state, a.postal_code],
+};
+const POSTCODE_FIRST = (a) => [joined(" ", a.postal_code, a.city), a.state];
+
 export function addressLines(address) {
   if (!address) return [];
-  return [
-    address.street,
-    [address.postal_code, address.city].filter(Boolean).join(" "),
-    [address.state, address.country].filter(Boolean).join(", "),
-  ].filter(Boolean);
+  const locality = LOCALITY_LINES[String(address.country ?? "").toUpperCase()] ?? POSTCODE_FIRST;
+  return [address.street, ...locality(address), address.country].filter(Boolean);
 }
 
 export function addressBlock(address) {

@@ -65,13 +65,17 @@ export function ageText(createdAt, now = Date.now()) {
 }
 
 /**
- * An order number as a person types it ("ord-2026-42", " ORD-2026-000042 ") in the API's form
- * ("ORD-2026-000042"), or null when it cannot be one.
+ * An order number as a person types it ("ord-2026-42", " ORD-2026-000042 ", or the number alone:
+ * "44", "000044", "#44", read as `year`'s order) in the API's form ("ORD-2026-000044"), or null
+ * when it cannot be one.
  */
-export function normaliseOrderNumber(text) {
-  const match = /^\s*(?:ORD)?[-\s]*(\d{4})[-\s]+(\d{1,6})\s*$/i.exec(String(text ?? ""));
-  if (!match) return null;
-  return `ORD-${match[1]}-${match[2].padStart(6, "0")}`;
+export function normaliseOrderNumber(text, year = new Date().getFullYear()) {
+  const value = String(text ?? "");
+  const full = /^\s*(?:ORD)?[-\s]*(\d{4})[-\s]+(\d{1,6})\s*$/i.exec(value);
+  const alone = full ? null : /^\s*#?\s*(\d{1,6})\s*$/.exec(value);
+  const [orderYear, sequence] = full ? [full[1], full[2]] : alone ? [String(year), alone[1]] : [null, null];
+  if (!sequence || Number(sequence) === 0) return null;
+  return `ORD-${orderYear}-${sequence.padStart(6, "0")}`;
 }
 
 /** A customer search term: at least 2 characters, so a search is never "everyone". */

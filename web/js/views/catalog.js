@@ -3,7 +3,7 @@
 import { ApiError, api } from "../api.js";
 import { field, h } from "../dom.js";
 import { brandLabel, categoryLabel, money, priceBeforeDiscount } from "../format.js";
-import { cart, MAX_QUANTITY } from "../state.js";
+import { cart, MAX_QUANTITY, session } from "../state.js";
 
 export const PAGE_SIZE = 12;
 let categoriesCache = null;
@@ -58,7 +58,11 @@ export function productImage(product, className) {
   return img;
 }
 
+// Staff do not shop (only customers may order): no cart for them.
+const STAFF_NOTE = "Staff accounts do not order: log in as a customer to buy.";
+
 function addToCartButton(product, ctx) {
+  if (session.isAdmin()) return null;
   return h(
     "button",
     {
@@ -225,7 +229,7 @@ export async function productView(ctx) {
         { class: "product-info" },
         h("h1", null, product.title),
         priceLine(product, "price price-large"),
-        form,
+        session.isAdmin() ? h("p", { class: "muted staff-note" }, STAFF_NOTE) : form,
         facts.length ? h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])) : null,
         h("p", { class: "description" }, product.description ?? ""),
       ),

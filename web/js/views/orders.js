@@ -22,6 +22,8 @@ import { session } from "../state.js";
 
 export const ORDERS_PAGE = 20;
 export const NOTE_MAX = 500;
+// The steps that ask for something first (a reason to cancel, the parcel's tracking): stepForm.
+const FORM_STEPS = new Set(["cancelled", "shipped"]);
 
 /** GET /users/{id}/orders, one page; `cursor` is the previous answer's `next`. */
 export async function fetchUserOrders(userId, cursor) {
@@ -126,12 +128,25 @@ function stepForm(order, status, { onSend, onBack }) {
  * The allowed next steps as buttons; calls onChanged(updatedOrder) after the server agreed.
  * Cancelling asks first, shipping asks for the carrier and tracking number. Null when no step is left.
  */
-export function statusActions(order, { box, onChanged }) {
+export function statusActions(order, { box, onChanged, withNote = false }) {
   const statuses = allowedStatuses(order);
   if (statuses.length === 0) return null;
   const group = h("div", { class: "actions status-actions", role: "group", "aria-label": `Change the status of ${order.order_number}` });
   const panel = h("div", { class: "status-panel" });
-  const control = h("div", { class: "status-control" }, group, panel);
+  // The API takes a note with every step; the steps without a form of their own (confirm,
+  // deliver) take it from here. Only on the order page: a field per queue row would crowd the queue.
+  const oneClick = statuses.filter((status) => !FORM_STEPS.has(status));
+  const noteField =
+    withNote && viewer().isAdmin && oneClick.length
+      ? field({
+          label: `Note with “${oneClick.map((status) => ACTION_LABELS[status] ?? STATUS_LABELS[status]).join("” or “")}” (optional)`,
+          name: "note",
+          maxlength: String(NOTE_MAX),
+          autocomplete: "off",
+          hint: `The customer sees it in the order's history. At most ${NOTE_MAX} characters.`,
+        })
+      : null;
+  const control = h("div", { class: "status-control" }, noteField, group, panel);
 
   const buttons = () => group.querySelectorAll("button");
   const setBusy = (on) => {
@@ -157,7 +172,7 @@ export function statusActions(order, { box, onChanged }) {
     );
     button.addEventListener("click", async () => {
       showAlert(box, "");
-      if (status === "cancelled" || status === "shipped") {
+      if (FORM_STEPS.has(status)) {
         setBusy(true);
         const form = stepForm(order, status, { onSend: send, onBack: () => closePanel(status) });
         fill(panel, form);
@@ -165,8 +180,9 @@ export function statusActions(order, { box, onChanged }) {
         return;
       }
       setBusy(true);
+      const note = String(noteField?.querySelector("input")?.value ?? "").trim();
       try {
-        await send({ status });
+        await send(note ? { status, note } : { status });
       } catch (error) {
         showAlert(box, describeError(error), "error");
         box.setAttribute("tabindex", "-1");
@@ -347,6 +363,7 @@ export async function orderView(ctx) {
       trackingFacts(order),
       statusActions(order, {
         box,
+        withNote: true,
         onChanged: (updated) => {
           order = updated;
           render();

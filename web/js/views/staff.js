@@ -147,10 +147,10 @@ function searchArea(ctx) {
     label: "Order number",
     name: "order_number",
     button: "Find order",
-    hint: "E.g. ORD-2026-000042.",
+    hint: "E.g. ORD-2026-000042, or 42 for this year's.",
     onValue: async (value) => {
       const number = normaliseOrderNumber(value);
-      if (!number) return "An order number looks like ORD-2026-000042.";
+      if (!number) return "An order number looks like ORD-2026-000042 (or just 42).";
       showAlert(box, "");
       try {
         const body = await api(`/orders?${new URLSearchParams({ order_number: number })}`);
