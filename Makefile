@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 unexport PYTHONDONTWRITEBYTECODE
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test suite unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network iam-unused
+.PHONY: run test suite unit component integration e2e coverage lint format template build bench invoke browser clean help lock venv checkov check-network iam-unused podman lambda-image sam-local samlocal
 
 help:
 	@echo "make run        - start the local stack (API on http://127.0.0.1:$${PORT:-3000}); Ctrl-C stops it"
@@ -30,6 +30,11 @@ help:
 	@echo "make lock       - rewrite the lock files from pyproject.toml (UPGRADE=--upgrade to refresh)"
 	@echo "make browser    - Debian's chromium for the browser tests, if missing"
 	@echo "make clean      - remove build, cache and test output"
+	@echo "make create-admin USERNAME=alice EMAIL=alice@example.com - the first staff account of a deployed stack"
+	@echo "make iam-unused - after a test run: the grants of each role no request used"
+	@echo "make sam-local  - the real sam local start-api on podman or Docker (docs/sam-local.md)"
+	@echo "make samlocal   - the tests that run the real sam local invoke / start-api in containers"
+	@echo "make lambda-image - build the local stand-in for AWS's Lambda python3.11 image"
 	@echo "make help       - this list"
 
 # Everything comes from the lock (every transitive dependency pinned, with hashes; --no-deps: the
@@ -73,6 +78,30 @@ browser:
 
 run: $(STAMP)
 	$(BIN)/shop dev $(if $(FRESH),--fresh)
+
+# The real `sam local` (docs/sam-local.md). Debian's podman, runc (podman's runtime here: crun fails
+# on this machine's cgroups) and debootstrap (for the Lambda image) where missing; never a download
+# of anything else. With Docker already running none of it is used.
+podman:
+	@for tool in podman runc debootstrap; do \
+	  command -v $$tool >/dev/null 2>&1 || test -x /usr/sbin/$$tool || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing for sam local"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+
+# A stand-in for AWS's public.ecr.aws/lambda/python:3.11 image, built here (no registry needed);
+# cached: the script rebuilds it only when its recipe changes.
+lambda-image: $(STAMP) podman
+	local/lambda-image/build.sh
+
+# `sam local start-api` on :3000 against `shop backing` (:3100-3103), in podman's containers or Docker's.
+sam-local: $(STAMP) podman
+	$(BIN)/shop sam-local
+
+# The real SAM CLI commands in containers (tests/samlocal): its own tier, not in `make suite`.
+samlocal: $(STAMP) podman
+	$(PYTEST) tests/samlocal
 
 # Before a deploy with VpcSubnetIds: do those subnets reach the internet through a NAT gateway?
 check-network: $(STAMP)

@@ -37,9 +37,13 @@ def _public(url: str, public_host: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def sam_env_vars(stack: DevStack, public_host: str) -> dict[str, dict[str, str]]:
+def sam_env_vars(
+    stack: DevStack, public_host: str, storefront_url: str | None = None
+) -> dict[str, dict[str, str]]:
     """`{FunctionLogicalId: {VARIABLE: value}}` for `sam local --env-vars`: every variable each
-    function declares, as the local stack resolved it, reachable from a container."""
+    function declares, as the local stack resolved it, reachable from a container. The mailed links
+    (`STOREFRONT_URL`) open `storefront_url`, the storefront this mode serves: under `sam local
+    start-api` the local stack's default (the API's own 127.0.0.1:3000) serves no page."""
     assert stack.template is not None
     services = {stack.aws.url, stack.redis.url, stack.products.url}
     result: dict[str, dict[str, str]] = {}
@@ -47,6 +51,8 @@ def sam_env_vars(stack: DevStack, public_host: str) -> dict[str, dict[str, str]]
         variables = {}
         for name, value in spec.environment.items():
             variables[name] = _public(value, public_host) if value in services else value
+        if storefront_url and "STOREFRONT_URL" in variables:
+            variables["STOREFRONT_URL"] = storefront_url  # opened by a browser on this machine
         result[function_id] = variables
     return result
 
@@ -56,15 +62,30 @@ def write_env_vars(path: Path, env_vars: dict[str, Any]) -> None:
     path.write_text(json.dumps(env_vars, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def mailbox_app(stack: DevStack) -> Any:
-    """The dev routes (`/_dev/emails`, `/_dev/resources` ...) without the API gateway."""
+def mailbox_app(stack: DevStack, api_url: str | None = None) -> Any:
+    """The dev routes (`/_dev/emails`, `/_dev/resources` ...) without the API gateway; with
+    `api_url`, also the storefront (web/), its `config.js` pointing at that API (another origin)."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.utils import send_from_directory
     from werkzeug.wrappers import Request, Response
 
     routes = stack.dev_routes.routes()
+    web_root = stack.settings.web_root
 
     @Request.application
     def app(request: Request) -> Response:
         handler = routes.get(request.path)
+        if handler is None and api_url and web_root is not None:
+            if request.path == "/config.js":
+                script = f"window.SHOP_API_BASE = {json.dumps(api_url)};\n"
+                return Response(script, mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
+            try:
+                page: Response = send_from_directory(
+                    web_root, request.path.lstrip("/") or "index.html", request.environ, max_age=0
+                )
+                return page
+            except NotFound:
+                pass
         if handler is None:
             return Response(
                 json.dumps({"message": "Not found", "code": "not_found"}), 404, mimetype="application/json"

@@ -4,6 +4,7 @@ shop dev [--port N]                     the whole system locally (`make run`); -
 shop invoke FUNCTION -e events/X.json   run one function of the template with a sample event
             [--stack http://127.0.0.1:3000] against a running stack's data (its /_dev/resources)
 shop backing [--host 0.0.0.0]           only the backing services, for `sam local start-api`
+shop sam-local [--port N]               the real `sam local start-api` in containers, against them
 shop openapi [-o FILE] [--check]        write (or check) docs/openapi.json from the code
 """
 
@@ -102,9 +103,10 @@ def cmd_backing(args: argparse.Namespace) -> int:
     mailbox: WsgiServer | None = None
     try:
         stack.start()
-        mailbox = WsgiServer("mailbox", mailbox_app(stack), args.host, settings.port)
+        mailbox = WsgiServer("mailbox", mailbox_app(stack, args.api_url), args.host, settings.port)
         target = Path(args.env_vars)
-        write_env_vars(target, sam_env_vars(stack, args.public_host))
+        storefront = f"http://127.0.0.1:{mailbox.port}" if args.api_url else None  # it serves web/
+        write_env_vars(target, sam_env_vars(stack, args.public_host, storefront))
     except Exception:
         log.exception("the backing services could not start")
         stack.stop()
@@ -123,6 +125,18 @@ def cmd_backing(args: argparse.Namespace) -> int:
         mailbox.stop()
         stack.stop()
     return 0
+
+
+def cmd_sam_local(args: argparse.Namespace) -> int:
+    from shop_local import sam_local
+    from shop_local.stack import configure_logging
+
+    configure_logging()
+    try:
+        return sam_local.run(port=args.port, backing_port=args.backing_port)
+    except sam_local.SamLocalError as exc:
+        log.error("%s", exc)
+        return 1
 
 
 def _lambda_error(error: Any, timed_out: bool) -> dict[str, Any]:
@@ -318,7 +332,23 @@ def main(argv: list[str] | None = None) -> int:
         default=".cache/sam-env-vars.json",
         help="where to write the file for `sam local ... --env-vars` (default: .cache/sam-env-vars.json)",
     )
+    backing.add_argument(
+        "--api-url",
+        default="http://127.0.0.1:3000",
+        help="the API (sam local start-api) the storefront served here calls, and the mailed links "
+        "open that storefront; empty: no storefront",
+    )
     backing.set_defaults(func=cmd_backing)
+
+    sam_local = commands.add_parser(
+        "sam-local",
+        help="the real `sam local start-api` in containers (podman or Docker) against `shop backing`",
+    )
+    sam_local.add_argument("--port", type=int, default=3000, help="the API's port (default 3000)")
+    sam_local.add_argument(
+        "--backing-port", type=int, default=3100, help="the storefront, mailbox and /_dev routes (+1..+3 too)"
+    )
+    sam_local.set_defaults(func=cmd_sam_local)
 
     invoke = commands.add_parser("invoke", help="run one function with a sample event and print its response")
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. OrdersFunction")
