@@ -120,7 +120,7 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         env = built.function_environment()  # every function's: the unit tests call any handler
         env["REDIS_URL"] = redis_url
         # every proxy_event comes from 127.0.0.1: the e-mail budget per client address is tested
-        # where a test chooses it (tests/unit/test_mail_limits.py, tests/integration/test_mail_limits.py)
+        # where a test chooses it (tests/unit/test_mail_limit_rules.py, tests/integration/test_mail_limits.py)
         env["MAIL_CLIENT_LIMIT"] = "1000000/3600"
         for key, value in env.items():
             monkeypatch.setenv(key, value)

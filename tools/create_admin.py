@@ -9,8 +9,8 @@ SSO ...), never with the functions' roles:
 
 What it does:
 1. CloudFormation DescribeStacks on the stack: its `UsersTableName` output (and its region).
-2. If the username exists: it becomes an active admin (the admin route's own use case,
-   `auth_profiles.update_user`); its password, e-mail and sessions stay.
+2. If the username exists: it becomes an active admin (the auth function's own code,
+   `auth_profiles.make_admin`); its password, e-mail and sessions stay.
    Otherwise a new user is created with the auth function's own code (`auth_service.register`:
    the same item layout, uniqueness guards, password rule and hash), role `admin`, e-mail
    verified. Running it again changes nothing (idempotent).
@@ -74,18 +74,15 @@ def use_table(table_name: str, region: str | None) -> None:
 
 
 def promote(username: str) -> str | None:
-    """Make an existing user an active admin through the admin route's own use case (PATCH
-    /auth/user/{id} with `role` and `is_active`); their id, or None when there is no such user."""
+    """Make an existing user an active admin (`auth_profiles.make_admin`: the operator's AWS
+    credentials are the authority here, not an admin's token); their id, or None when there is no
+    such user."""
     import auth_profiles
     from auth_adapters import adapters
-    from shop_shared.api import Caller
-    from shop_shared.models import UserPatch
 
     user_id = adapters().users.user_id_for_username(username)
-    if user_id is None:
+    if user_id is None or auth_profiles.make_admin(user_id) is None:
         return None
-    operator = Caller(user_id="operator", username="operator", email="", role="admin", email_verified=True)
-    auth_profiles.update_user(operator, user_id, UserPatch(role="admin", is_active=True))
     return user_id
 
 

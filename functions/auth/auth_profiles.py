@@ -41,6 +41,24 @@ ATTEMPTS = 3
 # --- PATCH /auth/user/{id} ---------------------------------------------------------------------
 
 
+def make_admin(user_id: str) -> User | None:
+    """Make a user an active admin for an operator who holds AWS credentials on the users table
+    (tools/create_admin.py: the first admin of a deployed stack). IAM says who may, not a token;
+    the API's admins use `update_user`. None when there is no such user."""
+    users = adapters().users
+    profile = users.get_profile(user_id, ("role", "is_active"), consistent=True)
+    if profile is None:
+        return None
+    values = {
+        field: value
+        for field, value in (("role", "admin"), ("is_active", True))
+        if profile.get(field) != value
+    }
+    if values:
+        users.update_profile(user_id, values, revoke_tokens=False)
+    return auth_service.read_user(user_id)
+
+
 def update_user(caller: Caller, user_id: str, patch: UserPatch, *, address: str = "unknown") -> User:
     if not caller.can_access_user(user_id):
         raise Forbidden("You may only change your own account", code="forbidden")

@@ -25,7 +25,7 @@ from jinja2 import Environment
 from pydantic import TypeAdapter, ValidationError
 
 from shop_shared import email_templates
-from shop_shared.models import Email, OrderEvent, OrderStatus
+from shop_shared.models import Email, OrderEvent, OrderStatus, looks_like_email
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SENDER_NAME = "Serverless Shop"
@@ -168,6 +168,10 @@ def recipient(event: OrderEvent) -> Address:
     try:
         addr_spec = _email_adapter.validate_python(event.customer.email)
     except ValidationError:
+        if looks_like_email(event.customer.email):  # the shape of one, but no header can hold it
+            raise UnaddressableRecipient(
+                "the customer's e-mail address cannot be written in a message"
+            ) from None
         raise InvalidRecipient("the customer's e-mail address is not valid") from None
     customer = event.customer
     display_name = header_text(f"{customer.first_name} {customer.last_name}", limit=100)

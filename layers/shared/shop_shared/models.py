@@ -38,6 +38,12 @@ _EMAIL_RE = re.compile(
 _ENCODED_WORD = "=?"
 
 
+def looks_like_email(value: str) -> bool:
+    """The address's shape alone (the pattern above), without asking whether a header can hold it."""
+    value = value.strip()
+    return len(value) <= 254 and _EMAIL_RE.match(value) is not None
+
+
 def check_email(value: str) -> str:
     """A whole address that the e-mail functions can also put in a `To:` header: the pattern above,
     and what `email.headerregistry.Address` accepts as an addr-spec (no `..`, no dot at either end
@@ -47,7 +53,7 @@ def check_email(value: str) -> str:
     from email.headerregistry import Address
 
     value = value.strip()
-    if len(value) > 254 or not _EMAIL_RE.match(value) or _ENCODED_WORD in value:
+    if not looks_like_email(value) or _ENCODED_WORD in value:
         raise ValueError("must be a valid e-mail address")
     try:
         # MessageDefect (e.g. InvalidHeaderDefect) is a ValueError; a header parse error is not.
