@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -52,6 +53,9 @@ logger = Logger(service="orders", child=True)
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# Order ids under an Idempotency-Key are uuid5 in this namespace (never change it: retries of
+# requests made before the change would get new ids).
+ORDER_ID_NAMESPACE = uuid.UUID("6f1c3e52-2a8e-4d0b-9b7c-7d0e8a1f4c25")
 
 TRANSITIONS = orders_rules.TRANSITIONS
 CURSOR_FIELDS = frozenset({"pk", "sk", "user_id", "created_at"})
@@ -139,14 +143,49 @@ def order_item(order: Order, customer: Customer) -> dict[str, Any]:
     }
 
 
-def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
+def idempotent_order_id(user_id: str, idempotency_key: str) -> str:
+    """The order id of the user's request under this Idempotency-Key: the same for every retry, so
+    the conditional PutItem, not the idempotency record, is what makes it one order."""
+    return str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{user_id}\n{idempotency_key}"))
+
+
+def request_fingerprint(request: CreateOrderRequest) -> str:
+    """What a retry must repeat to be the same request (stored on the order as `request_hash`)."""
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _stored_under_key(ports: OrdersAdapters, user_id: str, order_id: str, fingerprint: str) -> Order | None:
+    """The order an earlier attempt with this Idempotency-Key stored (its idempotency record lost or
+    never completed), or None if the id is held by something else. Another body is key reuse."""
+    stored = ports.orders.get(order_id)
+    if stored is None or stored.get("user_id") != user_id:
+        return None
+    if stored.get("request_hash") != fingerprint:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+        )
+    logger.info("order already stored under this Idempotency-Key; answering it", extra={"order_id": order_id})
+    return Order.model_validate(stored)
+
+
+def _create(
+    user_id: str, request: CreateOrderRequest, now: datetime, *, idempotency_key: str | None = None
+) -> tuple[Order, bool]:
+    """The new order and False, or, for an Idempotency-Key an earlier attempt already stored an
+    order under, that order and True."""
     ports = adapters()
+    order_id, fingerprint = str(uuid.uuid4()), None
+    if idempotency_key is not None:
+        order_id, fingerprint = idempotent_order_id(user_id, idempotency_key), request_fingerprint(request)
     lines = orders_rules.merge_lines((item.product_id, item.quantity) for item in request.items)
     items = orders_rules.price_lines(lines, ports.catalog.get_products(product_id for product_id, _ in lines))
     customer, shipping = ports.customers.customer_and_address(user_id, request.shipping_address_id)
     stamp = timestamp(now)
     order = Order(
-        id=str(uuid.uuid4()),
+        id=order_id,
+        # Taken before the conditional write: a retry that finds its order stored leaves a gap.
         order_number=ports.order_numbers(now.year),
         user_id=user_id,
         status="pending",
@@ -158,16 +197,36 @@ def _create(user_id: str, request: CreateOrderRequest, now: datetime) -> Order:
         updated_at=stamp,
         history=[HistoryEntry.model_validate(orders_rules.history_entry("pending", stamp, "customer"))],
     )
-    # Retry-safe: our own first attempt, stored although its answer was lost, is success; someone
-    # else's order under this id (a uuid4 collision) is 409 and is not overwritten.
-    ports.orders.put_new(order_item(order, customer))
+    item = order_item(order, customer)
+    if fingerprint is not None:
+        item["request_hash"] = fingerprint
+    # Retry-safe: our own first attempt, stored although its answer was lost, is success. Under an
+    # Idempotency-Key, an earlier request's order under the same id is answered instead; anything
+    # else under this id (a uuid4 collision) is 409 and is not overwritten.
+    try:
+        ports.orders.put_new(item)
+    except Conflict as exc:
+        if fingerprint is None or exc.code != "order_exists":
+            raise
+        earlier = _stored_under_key(ports, user_id, order_id, fingerprint)
+        if earlier is None:
+            raise
+        return earlier, True
     logger.info("order created", extra={"order_id": order.id, "order_number": order.order_number})
-    return order
+    return order, False
 
 
 def create_order(user_id: str, request: CreateOrderRequest, *, now: datetime | None = None) -> Order:
+    """Create the order (no Idempotency-Key), counted as `_create_counted` says."""
+    return _create_counted(user_id, request, now or _now())[0]
+
+
+def _create_counted(
+    user_id: str, request: CreateOrderRequest, now: datetime, *, idempotency_key: str | None = None
+) -> tuple[Order, bool]:
     """Create the order, counting it against the user's created-orders limit only if it was
-    created, and against the refused-attempts budget only if it was refused (a 4xx)."""
+    created (not when an earlier attempt's order is answered), and against the refused-attempts
+    budget only if it was refused (a 4xx)."""
     limiter = adapters().rate_limiter
     attempt = orders_rate_limit.reserve_attempt(user_id, limiter=limiter)
     try:
@@ -176,7 +235,7 @@ def create_order(user_id: str, request: CreateOrderRequest, *, now: datetime | N
         attempt.release()  # refused before anything reached upstream: costs no attempt
         raise
     try:
-        order = _create(user_id, request, now or _now())
+        order, earlier = _create(user_id, request, now, idempotency_key=idempotency_key)
     except ApiError as exc:
         reservation.release()
         if exc.status >= 500:
@@ -186,12 +245,10 @@ def create_order(user_id: str, request: CreateOrderRequest, *, now: datetime | N
         reservation.release()
         attempt.release()
         raise
+    if earlier:
+        reservation.release()  # the first attempt counted it
     attempt.release()
-    return order
-
-
-def _create_once(*, data: dict[str, Any], request: CreateOrderRequest) -> Order:
-    return create_order(str(data["user_id"]), request)
+    return order, earlier
 
 
 def create_order_idempotent(
@@ -201,7 +258,11 @@ def create_order_idempotent(
     lambda_context: LambdaContext | None = None,
 ) -> tuple[Order, bool]:
     """Create at most one order per (user, Idempotency-Key): a retry with the same body gets the first
-    order back (second value True) without creating or counting anything. Returns (order, replayed)."""
+    order back (second value True) without creating or counting anything. Returns (order, replayed).
+
+    Powertools' record answers the fast replays and refuses a duplicate in flight; the order id
+    derived from (user, key) and its conditional PutItem guarantee one order when that record is
+    gone: its completion failed, or the function died and the in-progress record expired."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -214,6 +275,13 @@ def create_order_idempotent(
     from shop_shared.errors import ServiceUnavailable
 
     replayed = False
+    created: list[Order] = []
+
+    def _create_once(*, data: dict[str, Any], request: CreateOrderRequest) -> Order:
+        nonlocal replayed
+        order, replayed = _create_counted(user_id, request, _now(), idempotency_key=idempotency_key)
+        created.append(order)
+        return order
 
     def _mark_replay(response: Any, idempotent_data: Any) -> Any:
         nonlocal replayed
@@ -256,6 +324,11 @@ def create_order_idempotent(
             code="idempotency_in_progress",
         ) from exc
     except IdempotencyPersistenceLayerError as exc:
+        if created:
+            # Stored (and to be mailed) though its record was not completed: say so, not 5xx. A
+            # retry once the in-progress record expires finds the order under its derived id.
+            logger.warning("idempotency record not completed; the order was created", exc_info=True)
+            return created[0], replayed
         logger.exception("idempotency store failed")
         raise ServiceUnavailable(
             "Could not create the order, please retry", code="idempotency_unavailable"

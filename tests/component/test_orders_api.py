@@ -8,10 +8,12 @@ the idempotency store all run for real.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 import redis
+from botocore.exceptions import ClientError
 
 import orders_api
 import orders_service
@@ -576,6 +579,93 @@ def test_blank_idempotency_key_is_400(shop: Any) -> None:
     reply = create(caller, address_id, headers={"Idempotency-Key": "  "})
     assert reply.status == 400
     assert reply.body["code"] == "invalid_idempotency_key"
+
+
+class Killed(BaseException):
+    """The function's process ending mid-request (a timeout, out of memory): nothing runs after it."""
+
+
+@contextlib.contextmanager
+def idempotency_record_updates_fail(error: BaseException) -> Iterator[None]:
+    """Every UpdateItem on the idempotency table (Powertools completing its record) raises `error`."""
+    client = aws.client("dynamodb")
+    table = config.get_settings().idempotency_table
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == table:
+            raise error
+
+    client.meta.events.register("provide-client-params.dynamodb.UpdateItem", refuse)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.UpdateItem", refuse)
+
+
+def let_in_progress_records_expire() -> None:
+    """What the passing of time does to a record left INPROGRESS: its invocation's deadline passes."""
+    table = aws.table(config.get_settings().idempotency_table)
+    for record in table.scan()["Items"]:
+        if record.get("status") == "INPROGRESS":
+            table.update_item(
+                Key={"id": record["id"]},
+                UpdateExpression="SET in_progress_expiration = :past",
+                ExpressionAttributeValues={":past": int(time.time() * 1000) - 1},
+            )
+
+
+UNAVAILABLE = ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "UpdateItem")
+
+
+def test_an_order_stored_while_its_idempotency_record_cannot_be_completed_is_answered_as_created(
+    shop: Any, redis_conn: redis.Redis
+) -> None:
+    caller, address_id = add_user()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with idempotency_record_updates_fail(UNAVAILABLE):
+        first = create(caller, address_id, headers=key)
+    # The order was stored (and will be mailed): a 5xx would tell the customer it was not.
+    assert first.status == 201, first.body
+    assert [order["id"] for order in stored_orders()] == [first.body["id"]]
+    let_in_progress_records_expire()
+    retry = create(caller, address_id, headers=key)
+    assert retry.status == 201
+    assert retry.body == first.body
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert len(stored_orders()) == 1
+    assert rate_limit_slots(redis_conn, caller.user_id) == 1
+
+
+def test_a_retry_after_the_function_died_mid_request_returns_the_stored_order(
+    shop: Any, redis_conn: redis.Redis
+) -> None:
+    caller, address_id = add_user()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with idempotency_record_updates_fail(Killed()), pytest.raises(Killed):
+        create(caller, address_id, headers=key)  # the client sees a 502
+    [stored] = stored_orders()
+    let_in_progress_records_expire()
+    retry = create(caller, address_id, headers=key)
+    assert retry.status == 201
+    assert retry.body["id"] == stored["id"]
+    assert retry.body["order_number"] == stored["order_number"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert len(stored_orders()) == 1
+    assert rate_limit_slots(redis_conn, caller.user_id) == 1
+    again = create(caller, address_id, headers=key)  # now a replay of the completed record
+    assert (again.status, again.body) == (201, retry.body)
+
+
+def test_after_the_record_was_lost_the_same_key_with_another_body_is_still_refused(shop: Any) -> None:
+    caller, address_id = add_user()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with idempotency_record_updates_fail(Killed()), pytest.raises(Killed):
+        create(caller, address_id, [{"product_id": 1, "quantity": 1}], headers=key)
+    let_in_progress_records_expire()
+    reply = create(caller, address_id, [{"product_id": 1, "quantity": 2}], headers=key)
+    assert reply.status == 422
+    assert reply.body["code"] == "idempotency_key_reused"
+    assert len(stored_orders()) == 1
 
 
 # ------------------------------------------------------------------------------------ read

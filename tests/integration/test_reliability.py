@@ -17,6 +17,8 @@ follow a request through all of them.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -297,3 +299,50 @@ def test_a_slow_product_api_is_given_up_on_within_seconds_while_cached_products_
         assert reply.json()["message"]
     assert ok.status_code == 201, ok.text
     assert [order["id"] for order in my_orders(stack, buyer)] == [ok.json()["id"]]
+
+
+# ------------------------------------------------------------------------- idempotency store
+
+
+def expire_new_in_progress_records(stack: ShopStack, table: str, before: set[str]) -> None:
+    """What waiting past the invocation's deadline does to the records left INPROGRESS since
+    `before` (the ids the table held then): a retry may start the request again."""
+    dynamodb = stack.client("dynamodb")
+    past = str(int(time.time() * 1000) - 1)
+    for record in dynamodb.scan(TableName=table)["Items"]:
+        if record["id"]["S"] not in before and record.get("status", {}).get("S") == "INPROGRESS":
+            dynamodb.update_item(
+                TableName=table,
+                Key={"id": record["id"]},
+                UpdateExpression="SET in_progress_expiration = :past",
+                ExpressionAttributeValues={":past": {"N": past}},
+            )
+
+
+def test_an_order_whose_idempotency_record_cannot_be_completed_is_answered_and_made_once(
+    stack: ShopStack, no_faults: ShopStack
+) -> None:
+    buyer = stack.new_shopper(ADDRESS)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    items = [{"product_id": 3, "quantity": 1}]
+    table = stack.resources()["tables"]["IdempotencyTable"]["name"]
+    before = {item["id"]["S"] for item in stack.client("dynamodb").scan(TableName=table)["Items"]}
+    fault = stack.post("/_dev/faults", json={"service": "dynamodb", "action": "UpdateItem", "table": table})
+    assert fault.status_code == 200, fault.text
+    try:
+        first = stack.place_order(buyer, items, headers=key)
+    finally:
+        stack.clear_faults()
+    # the order was stored, and will be mailed: the answer says so
+    assert first.status_code == 201, first.text
+    expire_new_in_progress_records(stack, table, before)
+    retry = stack.place_order(buyer, items, headers=key)
+    assert retry.status_code == 201, retry.text
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert [order["id"] for order in my_orders(stack, buyer)] == [first.json()["id"]]
+    stack.wait_for_emails(order_mail_to(buyer["email"]), timeout=60)
+    stack.wait_for_order_pipeline()
+    assert [mail["subject"] for mail in mails_to(stack, buyer["email"])] == [
+        f"Order Confirmation - {first.json()['order_number']}"
+    ]

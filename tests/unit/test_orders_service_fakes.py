@@ -289,3 +289,40 @@ def test_the_staff_queue_lists_a_status_oldest_first_across_its_shards(shop: Sho
     assert last is None
     everything, _ = orders_service.list_orders(None, limit=10)
     assert [o.order_number for o in everything] == [o.order_number for o in reversed(orders)]
+
+
+# ------------------------------------------------------------------- Idempotency-Key, record lost
+
+
+def test_a_rerun_under_the_same_key_answers_the_stored_order_and_counts_once(shop: Shop) -> None:
+    # What runs when Powertools' record was not completed or expired: the create itself, again.
+    jane = shop.customer()
+    request = order_request((1, 1))
+    first, earlier = orders_service._create_counted(jane.user_id, request, NOW, idempotency_key="k")
+    assert not earlier
+    again, earlier = orders_service._create_counted(jane.user_id, request, NOW, idempotency_key="k")
+    assert earlier
+    assert again == first
+    assert len(shop.orders.items) == 1
+    assert created_slots(shop, jane) == 1
+
+
+def test_a_rerun_under_the_same_key_with_another_body_is_refused(shop: Shop) -> None:
+    jane = shop.customer()
+    orders_service._create_counted(jane.user_id, order_request((1, 1)), NOW, idempotency_key="k")
+    with pytest.raises(Unprocessable) as refused:
+        orders_service._create_counted(jane.user_id, order_request((1, 2)), NOW, idempotency_key="k")
+    assert refused.value.code == "idempotency_key_reused"
+    assert len(shop.orders.items) == 1
+    assert created_slots(shop, jane) == 1
+
+
+def test_the_same_key_of_two_users_makes_two_orders(shop: Shop) -> None:
+    jane, john = shop.customer(), shop.customer("john")
+    hers, _ = orders_service._create_counted(jane.user_id, order_request((1, 1)), NOW, idempotency_key="k")
+    his, earlier = orders_service._create_counted(
+        john.user_id, order_request((1, 1)), NOW, idempotency_key="k"
+    )
+    assert not earlier
+    assert hers.id != his.id
+    assert len(shop.orders.items) == 2
