@@ -157,6 +157,18 @@ class DynamoOrders:
 class DynamoCustomers:
     """`CustomerDirectory` on the users table."""
 
+    def stored_role(self, user_id: str) -> str | None:
+        item = (
+            aws.table(get_settings().users_table)
+            .get_item(
+                Key=keys.user_key(user_id), ConsistentRead=True, **aws.projection(("role", "is_active"))
+            )
+            .get("Item")
+        )
+        if item is None or item.get("is_active") is not True:
+            return None
+        return str(item.get("role", "customer"))
+
     def customer_and_address(self, user_id: str, address_id: str) -> tuple[Customer, ShippingAddress]:
         """The profile and the address in one BatchGetItem. The address key is built from the
         caller's own partition, so another user's address id simply is not found."""

@@ -61,6 +61,10 @@ class CustomerDirectory(Protocol):
         """The active user's profile and one of *their* addresses: 401 `unknown_user` for an unknown
         or deactivated user, 422 `address_not_found` for an address that is not theirs."""
 
+    def stored_role(self, user_id: str) -> str | None:
+        """The user's role as the users table says now (one consistent GetItem), or None for an
+        unknown or deactivated user. For staff actions: the authorizer's claims may be a minute old."""
+
 
 class Catalog(Protocol):
     def get_products(self, ids: Iterable[int]) -> dict[int, Product]:

@@ -29,6 +29,12 @@ USERNAME = "jane_doe"
 EMAIL = "jane.doe@example.com"
 PASSWORD = "correct-horse-battery"  # noqa: S105 - the sample user of a local stack
 ADDRESS_ID = "5b6a7c8d-1e2f-4a3b-8c9d-0e1f2a3b4c5d"
+# The staff account `orders-status.json`'s authorizer context names: the orders function checks an
+# admin's role and active flag in the users table (issue 26), so it must exist there. Its own name
+# and e-mail: `admin`/`admin@example.com` is the account SHOP_ADMIN_PASSWORD creates.
+ADMIN_USER_ID = "0a1b2c3d-0000-4000-8000-00000000ad01"
+ADMIN_USERNAME = "sample_admin"
+ADMIN_EMAIL = "sample.admin@example.com"
 ORDER_ID = "7d2f0c43-5b8e-4b7a-9a61-0e4f2d9c8b13"
 ORDER_NUMBER = "ORD-2026-000042"
 # Signs the sample token in events/authorizer-token.json (`sample_token()` made it).
@@ -70,6 +76,7 @@ def seed(environment: dict[str, str]) -> None:
     get_settings.cache_clear()
     _seed_secret(environment["JWT_SECRET_ARN"])
     _seed_user()
+    _seed_admin()
     _seed_order()
     log.info("sample data ready: user %s (%s), order %s", USERNAME, USER_ID, ORDER_NUMBER)
 
@@ -132,6 +139,49 @@ def _seed_user() -> None:
         UpdateExpression="SET default_address_id = :address, is_active = :true, email_verified = :true",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":address": ADDRESS_ID, ":true": True},
+    )
+
+
+def _seed_admin() -> None:
+    """The sample admin, active and an admin (put back so if the stack demoted it). No one can log
+    in as it: its password is random and thrown away; the sample event carries its context."""
+    import secrets
+
+    import auth_service
+    from shop_shared import keys
+    from shop_shared.errors import Conflict
+    from shop_shared.passwords import hash_password
+
+    owner = auth_service._user_id_for(ADMIN_USERNAME)
+    if owner is None:
+        item = {
+            **keys.user_key(ADMIN_USER_ID),
+            "id": ADMIN_USER_ID,
+            "username": ADMIN_USERNAME,
+            "email": ADMIN_EMAIL,
+            "first_name": "Sample",
+            "last_name": "Admin",
+            "password_hash": hash_password(secrets.token_urlsafe(24)),
+            "role": "admin",
+            "is_active": True,
+            "email_verified": True,
+            "created_at": CREATED_AT,
+        }
+        try:
+            auth_service._create_user(item)
+        except Conflict:
+            owner = auth_service._user_id_for(ADMIN_USERNAME)
+    if owner is not None and owner != ADMIN_USER_ID:
+        log.warning(
+            "the user %s exists with id %s: orders-status.json will answer 403", ADMIN_USERNAME, owner
+        )
+        return
+    auth_service._table().update_item(
+        Key=keys.user_key(ADMIN_USER_ID),
+        UpdateExpression="SET #role = :admin, is_active = :true",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#role": "role"},
+        ExpressionAttributeValues={":admin": "admin", ":true": True},
     )
 
 

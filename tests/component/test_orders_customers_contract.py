@@ -30,8 +30,8 @@ def users(request: pytest.FixtureRequest) -> Iterator[Directory]:
         fake = InMemoryCustomers()
         yield Directory(
             fake,
-            lambda user_id, active, verified=True: fake.add_user(
-                user_id, username="jane", active=active, verified=verified
+            lambda user_id, active, verified=True, role="customer": fake.add_user(
+                user_id, username="jane", active=active, verified=verified, role=role
             ),
             lambda user_id, address_id: fake.add_address(user_id, address_id, **ADDRESS),
         )
@@ -39,7 +39,7 @@ def users(request: pytest.FixtureRequest) -> Iterator[Directory]:
     request.getfixturevalue("aws")
     table = aws.table(get_settings().users_table)
 
-    def add_user(user_id: str, active: bool, verified: bool = True) -> None:
+    def add_user(user_id: str, active: bool, verified: bool = True, role: str = "customer") -> None:
         table.put_item(
             Item={
                 **keys.user_key(user_id),
@@ -48,6 +48,7 @@ def users(request: pytest.FixtureRequest) -> Iterator[Directory]:
                 "email": "jane@example.com",
                 "first_name": "Jane",
                 "last_name": "Doe",
+                "role": role,
                 "is_active": active,
                 "email_verified": verified,
                 "password_hash": "never read by orders",
@@ -98,3 +99,15 @@ def test_a_user_whose_email_is_not_verified_may_not_order(users: Directory) -> N
     with pytest.raises(EmailNotVerified) as refused:
         users.directory.customer_and_address("u1", "home")
     assert (refused.value.status, refused.value.code) == (403, "email_not_verified")
+
+
+@pytest.mark.parametrize(
+    ("role", "active", "expected"),
+    [("admin", True, "admin"), ("customer", True, "customer"), ("admin", False, None)],
+)
+def test_the_role_as_stored_now_and_none_when_deactivated(
+    users: Directory, role: str, active: bool, expected: str | None
+) -> None:
+    users.add_user("u1", active, role=role)
+    assert users.directory.stored_role("u1") == expected
+    assert users.directory.stored_role("nobody") is None

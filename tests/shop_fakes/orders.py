@@ -106,9 +106,16 @@ class InMemoryCustomers:
         self.addresses: dict[tuple[str, str], dict[str, str]] = {}
 
     def add_user(
-        self, user_id: str, *, username: str = "jane", active: bool = True, verified: bool = True
+        self,
+        user_id: str,
+        *,
+        username: str = "jane",
+        active: bool = True,
+        verified: bool = True,
+        role: str = "customer",
     ) -> None:
         self.profiles[user_id] = {
+            "role": role,
             "email_verified": verified,
             "username": username,
             "email": f"{username}@example.com",
@@ -126,6 +133,12 @@ class InMemoryCustomers:
             "country": "US",
             **fields,
         }
+
+    def stored_role(self, user_id: str) -> str | None:
+        profile = self.profiles.get(user_id)
+        if profile is None or profile["is_active"] is not True:
+            return None
+        return str(profile["role"])
 
     def customer_and_address(self, user_id: str, address_id: str) -> tuple[Customer, ShippingAddress]:
         profile = self.profiles.get(user_id)

@@ -24,7 +24,7 @@ import orders_service
 from orders_ports import OrdersAdapters
 from shop_shared.api import Caller
 from shop_shared.config import get_settings
-from shop_shared.errors import ApiError, Conflict, TooManyRequests, Unauthorized, Unprocessable
+from shop_shared.errors import ApiError, Conflict, Forbidden, TooManyRequests, Unauthorized, Unprocessable
 from shop_shared.models import CreateOrderRequest, Product, StatusUpdateRequest
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -58,6 +58,7 @@ def shop(monkeypatch: pytest.MonkeyPatch) -> Shop:
     get_settings.cache_clear()
     orders_rate_limit.refused_limit.cache_clear()
     fakes = Shop(InMemoryOrders(), InMemoryCustomers(), InMemoryCatalog(PRODUCTS), InMemorySlidingWindow())
+    fakes.customers.add_user(ADMIN.user_id, username=ADMIN.username, role="admin")
     adapters = OrdersAdapters(
         orders=fakes.orders,
         customers=fakes.customers,
@@ -253,6 +254,49 @@ def test_a_move_outside_the_life_cycle_is_a_409_before_any_write(shop: Shop) -> 
         orders_service.change_status(order.id, StatusUpdateRequest(status="delivered"), ADMIN, now=NOW)
     assert (refused.value.status, refused.value.code) == (409, "invalid_transition")
     assert orders_service.get_order(order.id, jane).history == order.history
+
+
+def test_an_admin_demoted_since_the_token_was_issued_may_not_confirm(shop: Shop) -> None:
+    """The token still says admin (the authorizer's answer is cached); the users table says
+    customer now: refused as any customer is, and the order is unchanged (issue 26, item 1)."""
+    jane = shop.customer()
+    order = orders_service.create_order(jane.user_id, order_request((1, 1)), now=NOW)
+    shop.customers.add_address(ADMIN.user_id, "home")
+    own = orders_service.create_order(ADMIN.user_id, order_request((1, 1)), now=NOW)
+    shop.customers.profiles[ADMIN.user_id]["role"] = "customer"
+    confirm = StatusUpdateRequest(status="confirmed")
+    with pytest.raises(ApiError) as refused:
+        orders_service.change_status(order.id, confirm, ADMIN, now=NOW)
+    assert (refused.value.status, refused.value.code) == (404, "order_not_found")  # not theirs
+    with pytest.raises(Forbidden):
+        orders_service.change_status(own.id, confirm, ADMIN, now=NOW)  # theirs: only cancel
+    assert orders_service.get_order(order.id, jane).status == "pending"
+    assert orders_service.get_order(own.id, ADMIN).status == "pending"
+
+
+def test_a_demoted_admin_is_a_customer_who_may_cancel_only_their_own_order(shop: Shop) -> None:
+    jane = shop.customer()
+    theirs = orders_service.create_order(jane.user_id, order_request((1, 1)), now=NOW)
+    shop.customers.add_address(ADMIN.user_id, "home")
+    own = orders_service.create_order(ADMIN.user_id, order_request((1, 1)), now=NOW)
+    shop.customers.profiles[ADMIN.user_id]["role"] = "customer"
+    cancel = StatusUpdateRequest(status="cancelled")
+    with pytest.raises(ApiError) as refused:
+        orders_service.change_status(theirs.id, cancel, ADMIN, now=NOW)
+    assert (refused.value.status, refused.value.code) == (404, "order_not_found")
+    assert orders_service.get_order(theirs.id, jane).status == "pending"
+    updated, _previous = orders_service.change_status(own.id, cancel, ADMIN, now=NOW)
+    assert (updated.status, updated.history[-1].by) == ("cancelled", "customer")
+
+
+def test_a_deactivated_admin_is_refused_as_the_auth_function_refuses(shop: Shop) -> None:
+    jane = shop.customer()
+    order = orders_service.create_order(jane.user_id, order_request((1, 1)), now=NOW)
+    shop.customers.profiles[ADMIN.user_id]["is_active"] = False
+    with pytest.raises(Forbidden) as refused:
+        orders_service.change_status(order.id, StatusUpdateRequest(status="cancelled"), ADMIN, now=NOW)
+    assert (refused.value.status, refused.value.code) == (403, "forbidden")
+    assert orders_service.get_order(order.id, jane).status == "pending"
 
 
 # ------------------------------------------------------------------------------------ reads
