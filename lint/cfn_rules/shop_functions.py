@@ -312,3 +312,133 @@ class NoReservedConcurrencyByDefault(CloudFormationLintRule):
                         )
                     )
         return matches
+
+
+def _parameter_default(spec: dict[str, Any]) -> Any:
+    value = spec.get("Default", "")
+    kind = str(spec.get("Type", "String"))
+    if kind == "CommaDelimitedList" or kind.startswith("List<"):
+        return value if isinstance(value, list) else [item.strip() for item in str(value).split(",")]
+    return value
+
+
+def _condition_values(template: dict[str, Any]) -> dict[str, bool] | None:
+    """The template's conditions for its parameters' defaults (the rehearsal writes a profile's values
+    there), or None when one uses a function this small evaluator does not know."""
+    declared = template.get("Parameters") or {}
+    parameters = {name: _parameter_default(spec or {}) for name, spec in declared.items()}
+    conditions = template.get("Conditions") or {}
+    known: dict[str, bool] = {}
+
+    def value(expression: Any) -> Any:
+        if not isinstance(expression, dict):
+            return [value(item) for item in expression] if isinstance(expression, list) else expression
+        ((function, argument),) = expression.items()
+        if function == "Ref":
+            if argument not in parameters:
+                raise KeyError(argument)
+            return parameters[argument]
+        if function == "Condition":
+            return condition(argument)
+        if function == "Fn::Equals":
+            left, right = (value(item) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not value(argument[0])
+        if function == "Fn::And":
+            return all(value(item) for item in argument)
+        if function == "Fn::Or":
+            return any(value(item) for item in argument)
+        if function == "Fn::Join":
+            separator, items = argument
+            return str(separator).join(str(item) for item in value(items))
+        raise KeyError(function)
+
+    def condition(name: str) -> bool:
+        if name not in known:
+            known[name] = bool(value(conditions[name]))
+        return known[name]
+
+    try:
+        for name in conditions:
+            condition(name)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return known
+
+
+def _effective(value: Any, conditions: dict[str, bool]) -> Any:
+    """A value as CloudFormation makes it for these conditions: Fn::If chosen, AWS::NoValue dropped."""
+    if isinstance(value, list):
+        items = [_effective(item, conditions) for item in value]
+        return [item for item in items if item is not None]
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"} and value["Fn::If"][0] in conditions:
+            name, when_true, when_false = value["Fn::If"]
+            return _effective(when_true if conditions[name] else when_false, conditions)
+        if value == {"Ref": "AWS::NoValue"}:
+            return None
+        return {key: _effective(item, conditions) for key, item in value.items()}
+    return value
+
+
+ENI_ACTIONS = ("ec2:createnetworkinterface", "ec2:deletenetworkinterface", "ec2:*", "*")
+
+
+def _grants_eni(role: dict[str, Any]) -> str | None:
+    """What in a role (effective properties) lets Lambda attach the function to a VPC, if anything."""
+    for arn in role.get("ManagedPolicyArns") or []:
+        name = _text_of(arn).rsplit("/", 1)[-1]
+        if name in ("AWSLambdaVPCAccessExecutionRole", "AWSLambdaENIManagementAccess"):
+            return name
+    for policy in role.get("Policies") or []:
+        statements = ((policy or {}).get("PolicyDocument") or {}).get("Statement") or []
+        for statement in _as_list(statements):
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            actions = [str(action).lower() for action in _as_list(statement.get("Action"))]
+            if any(action in ENI_ACTIONS for action in actions):
+                return f"{policy.get('PolicyName')} allows {', '.join(actions)}"
+    return None
+
+
+class VpcAccessOnlyWithAVpc(CloudFormationLintRule):
+    id = "E9107"
+    shortdesc = "Only a function with a VpcConfig has a role with VPC (ENI) permissions"
+    description = (
+        "SAM adds AWSLambdaVPCAccessExecutionRole whenever VpcConfig is written, even as "
+        "!If [cond, {...}, !Ref AWS::NoValue]: a deploy without a VPC then grants every such function "
+        "the right to create and delete network interfaces it never uses. Checked on SAM's translation "
+        "(the rehearsal), with the conditions of the parameters' defaults."
+    )
+    source_url = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html"
+    tags = ["shop", "vpc", "iam"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        conditions = _condition_values(cfn.template)
+        if conditions is None:
+            return []
+        resources = cfn.template.get("Resources") or {}
+        matches = []
+        for name, function in cfn.get_resources(["AWS::Lambda::Function"]).items():
+            properties = _effective(function.get("Properties") or {}, conditions)
+            if properties.get("VpcConfig"):
+                continue
+            role = properties.get("Role")
+            if not (isinstance(role, dict) and "Fn::GetAtt" in role):
+                continue
+            target = role["Fn::GetAtt"]
+            role_id = str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+            role_resource = resources.get(role_id) or {}
+            if "Condition" in role_resource and not conditions.get(role_resource["Condition"], True):
+                continue
+            grant = _grants_eni(_effective(role_resource.get("Properties") or {}, conditions))
+            if grant:
+                matches.append(
+                    RuleMatch(
+                        ["Resources", role_id, "Properties"],
+                        f"{name} has no VpcConfig in this deploy but its role {role_id} "
+                        f"has VPC access ({grant})",
+                    )
+                )
+        return matches

@@ -9,10 +9,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from sam_template import ROOT
 
-from tools.rehearse import sam_document, translate
+from tools.rehearse import profiles, sam_document, translate, with_values
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 
@@ -100,3 +101,70 @@ def test_the_rules_fire_on_the_deploy_defects_in_the_template_and_in_its_transla
         assert "E9105" in output and "CORS does not allow DELETE" in output, output
         assert "E9105" in output and "PATCH" in output, output
         assert "E9106 AuthorizerFunction reserves 20 concurrent executions" in output, output
+
+
+def lint_all(templates: list[Path]) -> str:
+    result = subprocess.run(
+        [str(CFN_LINT), "--append-rules", str(ROOT / "lint/cfn_rules"), "--", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+def _profile_files(folder: Path, document: dict[str, Any]) -> dict[str, Path]:
+    """SAM's translation of `document` for each deploy profile, as the rehearsal writes it."""
+    files = {}
+    for name, parameters in profiles().items():
+        path = folder / f"{name}.json"
+        translated = with_values(translate(document, parameters), parameters)
+        path.write_text(json.dumps(translated), encoding="utf-8")
+        files[name] = path
+    return files
+
+
+VPC_FUNCTIONS = ("AuthFunction", "ProductsFunction", "OrdersFunction")
+
+
+def test_only_a_deploy_with_a_vpc_gives_the_functions_vpc_access(tmp_path: Path) -> None:
+    """SAM adds AWSLambdaVPCAccessExecutionRole for any VpcConfig, an !If to AWS::NoValue included:
+    in the profiles without subnets no role may keep it (E9107), in those with subnets the Redis
+    functions need it to attach to the VPC."""
+    files = _profile_files(tmp_path, sam_document())
+
+    output = lint_all(list(files.values()))
+
+    assert "E9107" not in output, output
+    for name, path in files.items():
+        template = json.loads(path.read_text(encoding="utf-8"))
+        with_vpc = bool("".join(profiles()[name].get("VpcSubnetIds", "").split(",")))
+        for function in VPC_FUNCTIONS:
+            role = template["Resources"][f"{function}Role"]["Properties"]["ManagedPolicyArns"]
+            vpc_arns = [arn for arn in role if "AWSLambdaVPCAccessExecutionRole" in json.dumps(arn)]
+            assert len(vpc_arns) == 1, (name, function, role)
+            # Only ever behind UseVpc, the condition the functions' VpcConfig uses.
+            assert vpc_arns[0]["Fn::If"][0] == "UseVpc", (name, function, role)
+            vpc_config = template["Resources"][function]["Properties"]["VpcConfig"]
+            assert vpc_config["Fn::If"][0] == "UseVpc", (name, function, vpc_config)
+        assert with_vpc == (name in ("readme", "elasticache-vpc")), name
+
+
+def test_e9107_fires_on_vpc_access_without_a_vpc(tmp_path: Path) -> None:
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    arn = '!Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"\n'
+    conditional = f"        - !If\n          - UseVpc\n          - {arn}          - !Ref AWS::NoValue\n"
+    assert text.count(conditional) == len(VPC_FUNCTIONS)
+    # What SAM's generated role had: the policy whatever the condition.
+    always = f"        - {arn}"
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text.replace(conditional, always), encoding="utf-8")
+    files = _profile_files(tmp_path, sam_document(broken))
+
+    output = lint_all([files["tls-redis-no-vpc"], files["no-redis"], files["elasticache-vpc"]])
+
+    for function in VPC_FUNCTIONS:
+        message = f"E9107 {function} has no VpcConfig in this deploy but its role {function}Role has VPC"
+        assert message in output, output
+        assert output.count(message) == 2, output  # the two profiles without a VPC, not the one with
