@@ -136,11 +136,6 @@ def test_a_function_timeout_is_a_502_and_the_environment_is_replaced(
     assert after["pid"] != first["pid"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AWS's RIE counts the deadline from the invoke, its on-demand init included (as `sam "
-    "local` does); Lambda counts it after init. Known deviation of the RIE basis (issue 28).",
-)
 def test_a_cold_start_does_not_eat_into_the_functions_timeout(stack: Stack) -> None:
     # 1.5 s of init, Timeout 2 s: the deadline counts from when the environment takes the event
     status, body = stack.get("/slow-init")
