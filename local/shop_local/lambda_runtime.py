@@ -7,8 +7,10 @@ client (`python -S -m awslambdaric <module>.<function>`), outside any container.
   loopback ports of its own (`--runtime-interface-emulator-address` for invokes,
   `--runtime-api-address` for the Runtime API it serves to awslambdaric). An invocation is
   `POST /2015-03-31/functions/function/invocations`. RIE initialises the runtime on the first
-  invoke, enforces `AWS_LAMBDA_FUNCTION_TIMEOUT` (answering "Task timed out after N.00 seconds"),
-  answers 502 with the runtime's error when init fails, and prints Lambda's START/END/REPORT lines.
+  invoke, enforces `AWS_LAMBDA_FUNCTION_TIMEOUT` from the invoke, init included (it is given
+  Timeout + Lambda's 10 s init limit; the pool enforces Timeout from the moment the runtime takes
+  the event, and sets the event's deadline: `RuntimeApiRelay`, docs/local-stack.md), answers 502
+  with the runtime's error when init fails, and prints Lambda's START/END/REPORT lines.
   It serves **one invocation at a time** (a second concurrent one crashes it: DESIGN part 5), which
   the pool guarantees: an environment is held by one invocation from acquire to release.
 - **What an environment sees** (`EnvironmentSpec.environ`, the one place its variables are built):

@@ -144,6 +144,27 @@ def test_a_cold_start_does_not_eat_into_the_functions_timeout(stack: Stack) -> N
     assert body["remaining_ms"] > 1500
 
 
+def test_a_cold_start_runs_its_handler_for_the_whole_timeout_after_init(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 1.5 s of init then 1 s of work: more than the Timeout (2 s) from the invoke, within it after init
+    status, body = stack.get("/slow-init?seconds=1")
+
+    assert status == 200, body
+    assert 0 < body["remaining_ms"] <= 1000  # Timeout less the 1 s it ran, in whole ms
+    assert "Task timed out" not in caplog.text
+
+
+def test_a_cold_start_that_overruns_its_timeout_after_init_times_out(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body = stack.get("/slow-init?seconds=3")  # Timeout: 2, counted after init
+
+    assert status == 502
+    assert body == {"message": "Internal server error"}
+    assert "Task timed out after 2.00 seconds" in caplog.text
+
+
 def test_an_integration_timeout_is_a_504(stack: Stack) -> None:
     stack.gateway.integration_timeout = 0.5  # AWS's is 29 s; the function's Timeout is 2 s here
 
