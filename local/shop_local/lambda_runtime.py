@@ -7,8 +7,10 @@ client (`python -S -m awslambdaric <module>.<function>`), outside any container.
   loopback ports of its own (`--runtime-interface-emulator-address` for invokes,
   `--runtime-api-address` for the Runtime API it serves to awslambdaric). An invocation is
   `POST /2015-03-31/functions/function/invocations`. RIE initialises the runtime on the first
-  invoke, enforces `AWS_LAMBDA_FUNCTION_TIMEOUT` (answering "Task timed out after N.00 seconds"),
-  answers 502 with the runtime's error when init fails, and prints Lambda's START/END/REPORT lines.
+  invoke, enforces `AWS_LAMBDA_FUNCTION_TIMEOUT` from the invoke, init included (it is given
+  Timeout + Lambda's 10 s init limit; the pool enforces Timeout from the moment the runtime takes
+  the event, and sets the event's deadline: `RuntimeApiRelay`, docs/local-stack.md), answers 502
+  with the runtime's error when init fails, and prints Lambda's START/END/REPORT lines.
   It serves **one invocation at a time** (a second concurrent one crashes it: DESIGN part 5), which
   the pool guarantees: an environment is held by one invocation from acquire to release.
 - **What an environment sees** (`EnvironmentSpec.environ`, the one place its variables are built):
@@ -33,12 +35,14 @@ import contextlib
 import fcntl
 import hashlib
 import http.client
+import http.server
 import importlib.util
 import json
 import logging
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,6 +72,12 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # tests and other environments starting at once, so the limit is more generous; it only catches
 # an environment that never answers.
 INIT_TIMEOUT_SECONDS = 30.0
+# Lambda's limit of an on-demand init. RIE counts one timer, the function's, from the invoke, its
+# init included; it is given Timeout + this, and the pool enforces Timeout from the moment the
+# runtime received the event (`RuntimeApiRelay`), as Lambda does.
+LAMBDA_INIT_SECONDS = 10
+NEXT_PATH = "/2018-06-01/runtime/invocation/next"
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "expect", "host"}
 # Python's own variables that would change how an environment's interpreter starts.
 NOT_PASSED = ("PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV", "PYTHONNOUSERSITE")
 
@@ -248,14 +258,20 @@ class EnvironmentSpec:
     python_path: list[Path]
     variables: dict[str, str]
 
-    def command(self, emulator: Path, invoke_port: int, runtime_api_port: int) -> list[str]:
-        # -S: no site module, so no virtualenv site-packages; sys.path is PYTHONPATH + the stdlib
+    def command(self, emulator: Path, invoke_port: int, runtime_api_port: int, relay_port: int) -> list[str]:
+        # -S: no site module, so no virtualenv site-packages; sys.path is PYTHONPATH + the stdlib.
+        # RIE sets AWS_LAMBDA_RUNTIME_API to its own Runtime API (a platform variable, over any of
+        # ours); `env` points the runtime at the relay in front of it instead.
         return [
             str(emulator),
             "--runtime-interface-emulator-address",
             f"127.0.0.1:{invoke_port}",
             "--runtime-api-address",
             f"127.0.0.1:{runtime_api_port}",
+            shutil.which("env") or "/usr/bin/env",
+            "-u",
+            "AWS_LAMBDA_FUNCTION_TIMEOUT",  # RIE's setting, not one Lambda gives a function
+            f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{relay_port}",
             sys.executable,
             "-S",
             "-m",
@@ -285,7 +301,9 @@ class EnvironmentSpec:
                 "AWS_LAMBDA_FUNCTION_NAME": self.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
-                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout),  # RIE enforces it
+                # RIE's one timer counts from the invoke, init included: Timeout + Lambda's init
+                # limit; the pool enforces Timeout itself (RuntimeApiRelay)
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout + LAMBDA_INIT_SECONDS),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": stream,
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
@@ -311,6 +329,87 @@ _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([\d.]+)\)")
 _REPORT_FIELD = re.compile(r"(Init Duration|Billed Duration|Duration): ([\d.]+) ms")
 
 
+class RuntimeApiRelay:
+    """The Runtime API as the runtime sees it: every request is passed on to RIE's, unchanged,
+    except the answer to `GET .../invocation/next` (the event, once init is over): its
+    `Lambda-Runtime-Deadline-Ms` becomes now + Timeout, and `on_event` is told, so the pool counts
+    the function's Timeout from there, as Lambda does after its separate init phase."""
+
+    def __init__(self, upstream_port: int, timeout: int, on_event: Callable[[float], None]) -> None:
+        self.upstream_port = upstream_port
+        self.timeout = timeout
+        self.on_event = on_event
+        relay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # the runtime keeps its connection
+
+            def do_GET(self) -> None:
+                relay.forward(self)
+
+            def do_POST(self) -> None:
+                relay.forward(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, name="runtime-api-relay", daemon=True).start()
+
+    @staticmethod
+    def _body(request: http.server.BaseHTTPRequestHandler) -> bytes:
+        if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(request.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while request.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(request.rfile.read(size))
+                request.rfile.readline()
+        length = int(request.headers.get("Content-Length") or 0)
+        return request.rfile.read(length) if length else b""
+
+    def forward(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        body = self._body(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port)  # /next waits: no timeout
+        try:
+            upstream.request(request.command, request.path, body=body or None, headers=headers)
+            answer = upstream.getresponse()
+            status, reply_headers, reply = answer.status, answer.getheaders(), answer.read()
+        except (OSError, http.client.HTTPException):
+            request.close_connection = True
+            with contextlib.suppress(OSError):
+                request.send_error(502)
+            return
+        finally:
+            upstream.close()
+        event = request.command == "GET" and request.path == NEXT_PATH and status == 200
+        deadline_ms = 0
+        if event:
+            received = time.monotonic()
+            deadline_ms = int(time.time() * 1000) + self.timeout * 1000
+            self.on_event(received)
+        request.send_response_only(status)
+        for key, value in reply_headers:
+            if key.lower() in _HOP_BY_HOP:
+                continue
+            deadline = event and key.lower() == "lambda-runtime-deadline-ms"
+            request.send_header(key, str(deadline_ms) if deadline else value)
+        request.send_header("Content-Length", str(len(reply)))
+        request.end_headers()
+        with contextlib.suppress(OSError):
+            request.wfile.write(reply)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Environment:
     """One execution environment: an `aws-lambda-rie` process running awslambdaric."""
 
@@ -330,6 +429,11 @@ class Environment:
         self.stopping = False
         self._report: dict[str, float] = {}
         self._reported = threading.Event()
+        self.relay: RuntimeApiRelay | None = None
+        self._event_received = threading.Event()  # the runtime took this invocation's event
+        self._event_at = 0.0
+        self._answered = threading.Event()
+        self._timed_out_here = False  # the pool's own Timeout stopped it
 
     @property
     def pid(self) -> int:
@@ -341,9 +445,11 @@ class Environment:
 
     def start(self, emulator: Path) -> None:
         self.invoke_port = _free_port()
+        runtime_api_port = _free_port()
+        self.relay = RuntimeApiRelay(runtime_api_port, self.spec.timeout, self._on_event)
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(  # noqa: S603 - AWS's emulator and our own interpreter
-            self.spec.command(emulator, self.invoke_port, _free_port()),
+            self.spec.command(emulator, self.invoke_port, runtime_api_port, self.relay.port),
             cwd=self.spec.task_root,
             env=self.spec.environ(self.number),
             stdin=subprocess.DEVNULL,
@@ -352,6 +458,22 @@ class Environment:
             start_new_session=True,  # its own process group: stopping it stops the runtime too
         )
         threading.Thread(target=self._pump_output, name=f"log-{self.label}", daemon=True).start()
+
+    def _on_event(self, at: float) -> None:
+        self._event_at = at
+        self._event_received.set()
+
+    def _enforce_timeout(self) -> None:
+        """The function's Timeout, counted from when the runtime took the event (after init, as
+        on Lambda): past it, the environment is stopped and the invocation has timed out."""
+        while not self._event_received.wait(0.05):
+            if self._answered.is_set():
+                return
+        remaining = self._event_at + self.spec.timeout - time.monotonic()
+        if self._answered.wait(max(remaining, 0.0)):
+            return
+        self._timed_out_here = True
+        self.stop()
 
     def _pump_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -395,6 +517,25 @@ class Environment:
         invocation.pid = self.pid
         self.invocations += 1
         self._reported.clear()
+        self._event_received.clear()
+        self._answered.clear()
+        self._timed_out_here = False
+        watchdog = threading.Thread(target=self._enforce_timeout, name=f"timeout-{self.label}", daemon=True)
+        watchdog.start()
+        try:
+            self._invoke(invocation)
+        finally:
+            self._answered.set()
+            watchdog.join()
+
+    def _timed_out(self, invocation: Invocation) -> None:
+        invocation.timed_out = True
+        invocation.error = LambdaError(
+            "Sandbox.Timedout",
+            f"RequestId: {invocation.request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
+        )
+
+    def _invoke(self, invocation: Invocation) -> None:
         # RIE has its own init limit; ours only catches an environment that never answers
         limit = INIT_TIMEOUT_SECONDS + self.spec.timeout + 5
         try:
@@ -419,10 +560,16 @@ class Environment:
             self.stop()
             return
         except (ConnectionError, http.client.HTTPException) as exc:
+            if self._timed_out_here:
+                self._timed_out(invocation)
+                return
             code = self.process.poll() if self.process else None
             invocation.error = LambdaError("Runtime.ExitError", f"Runtime exited with error: {code or exc}")
             log.error("%s (pid %s): %s", self.label, self.pid, invocation.error.message)
             self.stop()
+            return
+        if self._timed_out_here:
+            self._timed_out(invocation)
             return
         if self.cold_start_ms is None:
             self.cold_start_ms = (time.perf_counter() - self.started_at) * 1000
@@ -472,6 +619,9 @@ class Environment:
         process = self.process
         if process is None:
             return
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            threading.Thread(target=relay.close, name=f"relay-stop-{self.label}", daemon=True).start()
         runtime = self._runtime_pids()
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
