@@ -122,7 +122,7 @@ create-admin: $(STAMP)
 # each function's role that no request exercised, failing on any not in
 # tests/integration/iam_unexercised.json (shop_local.iam_unused).
 iam-unused: $(STAMP)
-	$(BIN)/python -m shop_local.iam_unused
+	$(BIN)/python -m sam_runner.iam_unused
 
 # cfn-lint (with the project's rules), the deploy rehearsal (SAM's translation for each deploy
 # profile, its Rules, cfn-lint and checkov on the translated templates: tools/rehearse.py),

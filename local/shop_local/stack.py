@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from werkzeug.wrappers import Request, Response
 
-from shop_local.faults import (
+from sam_runner.faults import (
     AWS_SERVICES,
     INTERNAL_USER_AGENT,
     Fault,
@@ -40,13 +40,13 @@ from shop_local.faults import (
     TcpFaultProxy,
     parse_fault,
 )
-from shop_local.serving import WsgiServer
-from shop_local.template import DEFAULT_TEMPLATE, ROOT, Template
+from sam_runner.serving import WsgiServer
+from sam_runner.template import DEFAULT_TEMPLATE, ROOT, Template
 
 if TYPE_CHECKING:
-    from shop_local.emulator import EmulatorProcess
-    from shop_local.lambda_runtime import LambdaRuntime
-    from shop_local.runtime import Runtime
+    from sam_runner.emulator import EmulatorProcess
+    from sam_runner.lambda_runtime import LambdaRuntime
+    from sam_runner.runtime import Runtime
 
 log = logging.getLogger("shop_local.stack")
 
@@ -214,12 +214,12 @@ class LocalAws:
             }
         )
         if self.url:
-            from shop_local.mail import RemoteMailbox
+            from sam_runner.mail import RemoteMailbox
 
             self.mailbox = RemoteMailbox(self.url)
             log.info("AWS: using the emulator at %s", self.url)
         else:
-            from shop_local.emulator import EmulatorProcess
+            from sam_runner.emulator import EmulatorProcess
 
             self.moto = EmulatorProcess(host=self.host, port=self.port, state_file=self.state_file).start()
             self.url = self.moto.url
@@ -389,8 +389,8 @@ class DevRoutes:
         return _json(200, {"cleared": True})
 
     def openapi(self, request: Request) -> Response:
+        from sam_runner.builder import BuiltStack
         from shop_local import openapi
-        from shop_local.builder import BuiltStack
 
         template = self.stack.template
         assert template is not None
@@ -443,7 +443,7 @@ class DevStack:
             standin_port = settings.port + 1 if settings.port else 0
         self.products = ProductApi(settings.product_api_url, settings.host, standin_port)
         self.dev_routes = DevRoutes(self)
-        from shop_local.iam_roles import StackIam
+        from sam_runner.iam_roles import StackIam
 
         self.iam = StackIam(self)
         self.template: Template | None = None
@@ -495,7 +495,7 @@ class DevStack:
         return self.gateway(environ, start_response)
 
     def _provision(self) -> None:
-        from shop_local.builder import build
+        from sam_runner.builder import build
 
         parameters = {
             "RedisUrl": self.redis.url,
@@ -520,7 +520,7 @@ class DevStack:
             runtime.load_all()
             self.runtime = runtime
             return
-        from shop_local.lambda_runtime import RuntimeSettings
+        from sam_runner.lambda_runtime import RuntimeSettings
 
         runtime_settings = RuntimeSettings.from_env(
             echo_logs=self.settings.verbose, function_log=self.settings.function_log
@@ -546,7 +546,7 @@ class DevStack:
             seed(self.built.function_environment())
 
     def _start_gateway(self) -> None:
-        from shop_local.gateway import Gateway
+        from sam_runner.gateway import Gateway
 
         assert self.template is not None and self.runtime is not None
         web_root = (
@@ -559,10 +559,10 @@ class DevStack:
         self._api_server.serve()
 
     def _start_pollers(self) -> None:
-        from shop_local.pollers import SqsPoller, StreamPoller, batches_at_once
+        from sam_runner.pollers import SqsPoller, StreamPoller, batches_at_once
 
         assert self.template is not None and self.runtime is not None
-        from shop_local.iam_roles import function_credentials
+        from sam_runner.iam_roles import function_credentials
 
         sqs = aws_client("sqs", self.aws.url)
         for source in self.template.event_sources():

@@ -86,7 +86,7 @@ from typing import Any
 
 import requests
 
-from shop_local.faults import INTERNAL_USER_AGENT
+from sam_runner.faults import INTERNAL_USER_AGENT
 
 READY = re.compile(r"Shop running at (http://[^\s]+)")
 # Settings inherited from the developer's shell that would point the stack elsewhere.
@@ -238,8 +238,8 @@ class ShopStack:
         self.stop()
 
     def start(self) -> ShopStack:
-        from shop_local.builder import load
-        from shop_local.lambda_runtime import prepare_packages
+        from sam_runner.builder import load
+        from sam_runner.lambda_runtime import prepare_packages
 
         # the environments' layer and runtime folders: installed once (pip) on a fresh clone,
         # here rather than inside the stack's start-up timeout

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.serving import WsgiServer
+from sam_runner.serving import WsgiServer
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.template import ROOT
+from sam_runner.template import ROOT
 from shop_local.testing import ShopStack
 
 EVENTS = ROOT / "events"

@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from shop_local.builder import load
-from shop_local.iam_roles import template_grants
-from shop_local.iam_unused import LISTED
+from sam_runner.builder import load
+from sam_runner.iam_roles import template_grants
+from sam_runner.iam_unused import LISTED
 
 LIST = json.loads(LISTED.read_text(encoding="utf-8"))
 GRANTS = template_grants(load())

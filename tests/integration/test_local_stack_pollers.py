@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from shop_local.builder import BuiltStack, build
-from shop_local.emulator import EmulatorProcess
-from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
-from shop_local.pollers import SqsPoller, StreamPoller
+from sam_runner.builder import BuiltStack, build
+from sam_runner.emulator import EmulatorProcess
+from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
+from sam_runner.pollers import SqsPoller, StreamPoller
 from shop_local.stack import aws_client
 
 # The consumers run in execution environments of their own (processes), so what they see and how

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.faults import FaultBook, FaultError, _tables_of, parse_fault
+from sam_runner.faults import FaultBook, FaultError, _tables_of, parse_fault
 
 
 def request(body: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
-from shop_local.iam_enforcement import IamEnforcement
+from sam_runner.iam_enforcement import IamEnforcement
 
 KEY = "AKIAFUNCTIONKEY00001"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:order-events"

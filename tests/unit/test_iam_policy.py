@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.iam_policy import (
+from sam_runner.iam_policy import (
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,

@@ -9,7 +9,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from shop_local.iam_requests import Check, Names, credential, map_request
+from sam_runner.iam_requests import Check, Names, credential, map_request
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from shop_local.builder import load
-from shop_local.iam_policy import Statement, evaluate, statements
-from shop_local.iam_requests import Names, map_request
-from shop_local.iam_roles import MANAGED_POLICIES, Role, access_key, cached_translation, roles, translate
-from shop_local.template import DEFAULT_TEMPLATE
+from sam_runner.builder import load
+from sam_runner.iam_policy import Statement, evaluate, statements
+from sam_runner.iam_requests import Names, map_request
+from sam_runner.iam_roles import MANAGED_POLICIES, Role, access_key, cached_translation, roles, translate
+from sam_runner.template import DEFAULT_TEMPLATE
 
 NEW_SCOPE = 'Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"'
 OLD_SCOPE = (

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
-from shop_local.iam_enforcement import IamEnforcement
-from shop_local.serving import WsgiServer
+from sam_runner.faults import AwsFaultMiddleware, Fault, FaultBook
+from sam_runner.iam_enforcement import IamEnforcement
+from sam_runner.serving import WsgiServer
 
 log = logging.getLogger("shop_local.emulator")
 
@@ -76,7 +76,7 @@ class ShopControl:
     def __init__(
         self, app: Callable[..., Iterable[bytes]], book: FaultBook, account_id: str, region: str
     ) -> None:
-        from shop_local.mail import MotoMailbox
+        from sam_runner.mail import MotoMailbox
 
         self.app = app
         self.book = book
@@ -123,7 +123,7 @@ class EmbeddedMoto:
     ) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from shop_local.dev_state import StateKeeper
+        from sam_runner.dev_state import StateKeeper
 
         # moto's own server path, as `moto_server` builds it: no shortcut of ours inside moto
         dispatch = DomainDispatcherApplication(create_backend_app)
@@ -179,7 +179,7 @@ class EmulatorProcess:
     def start(self) -> EmulatorProcess:
         process = self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [
-                *[sys.executable, "-m", "shop_local.emulator", "--host", self.host, "--port", str(self.port)],
+                *[sys.executable, "-m", "sam_runner.emulator", "--host", self.host, "--port", str(self.port)],
                 *(["--state", str(self.state_file)] if self.state_file else []),
             ],
             stdin=subprocess.PIPE,

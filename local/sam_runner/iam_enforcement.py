@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shop_local.iam_policy import (
+from sam_runner.iam_policy import (
     Decision,
     Statement,
     applies_ignoring_conditions,
@@ -39,8 +39,8 @@ from shop_local.iam_policy import (
     grants,
     statements,
 )
-from shop_local.iam_requests import Check, Names, credential, map_request
-from shop_local.serving import read_body
+from sam_runner.iam_requests import Check, Names, credential, map_request
+from sam_runner.serving import read_body
 
 log = logging.getLogger("shop_local.iam")
 

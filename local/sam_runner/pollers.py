@@ -29,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from shop_local.lambda_runtime import FunctionPool
-from shop_local.lambda_runtime import Invocation as LambdaInvocation
-from shop_local.runtime import FunctionRuntime, Invocation
-from shop_local.template import EventSource, Template
+from sam_runner.lambda_runtime import FunctionPool
+from sam_runner.lambda_runtime import Invocation as LambdaInvocation
+from sam_runner.runtime import FunctionRuntime, Invocation
+from sam_runner.template import EventSource, Template
 
 log = logging.getLogger("shop_local.pollers")
 

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shop_local.iam_roles import RECORD_DIR
-from shop_local.template import DEFAULT_TEMPLATE, ROOT
+from sam_runner.iam_roles import RECORD_DIR
+from sam_runner.template import DEFAULT_TEMPLATE, ROOT
 
 LISTED = ROOT / "tests" / "integration" / "iam_unexercised.json"
 
