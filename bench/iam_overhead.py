@@ -1,4 +1,4 @@
-"""`python -m bench.iam_overhead`: what the emulator's IAM check (shop_local.iam_enforcement) adds
+"""`python -m bench.iam_overhead`: what the emulator's IAM check (sam_runner.iam_enforcement) adds
 to one request, in the emulator's process: the same WSGI request through the enforcement front
 and straight to a trivial app behind it, interleaved, with the template's real roles. Typical
 requests of the functions: a DynamoDB GetItem, a TransactWriteItems of three items, an SES

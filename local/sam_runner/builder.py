@@ -11,8 +11,8 @@ template is read, its parameters set and its resources created the same way ever
   function's, or the union of all for code that calls handlers in one process: unit tests,
   benchmarks' baselines).
 - `BuiltStack.lambda_runtime(...)`: execution environments of AWS's runtime interface client for
-  every function (`shop_local.lambda_runtime`); `BuiltStack.in_process_runtime()`: the old
-  in-process runtime (`shop_local.runtime`), kept for the benchmarks' baseline and tools that
+  every function (`sam_runner.lambda_runtime`); `BuiltStack.in_process_runtime()`: the old
+  in-process runtime (`sam_runner.runtime`), kept for the benchmarks' baseline and tools that
   import the handlers (the OpenAPI document).
 """
 

@@ -1,6 +1,6 @@
 """The embedded AWS: moto's server app in a process of its own, behind the fault-injection middleware.
 
-`EmulatorProcess` (what the stack holds) starts `python -m shop_local.emulator` and talks to it;
+`EmulatorProcess` (what the stack holds) starts `python -m sam_runner.emulator` and talks to it;
 the child (`EmbeddedMoto`) serves moto on a loopback port, so that moto's CPU time is not spent
 under the stack's GIL (the gateway, the pollers, the Runtime API servers). What the stack needs
 from moto's memory goes through the child's control routes under `/_shop/` (`ShopControl`, never
@@ -52,7 +52,7 @@ class Serialised:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.lock = threading.Lock()
-        self.calls = 0  # the dev state is saved when it moved (shop_local.dev_state)
+        self.calls = 0  # the dev state is saved when it moved (sam_runner.dev_state)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.calls += 1
@@ -68,7 +68,7 @@ class ShopControl:
 
     - `GET /_shop/faults`: the active AWS faults (with their hits); `POST` adds one (a `Fault` as
       JSON, already checked by the stack); `DELETE` clears them.
-    - `GET /_shop/emails`: every e-mail SES accepted, parsed (`shop_local.mail.MotoMailbox`).
+    - `GET /_shop/emails`: every e-mail SES accepted, parsed (`sam_runner.mail.MotoMailbox`).
     """
 
     PREFIX = "/_shop/"
@@ -108,8 +108,8 @@ class ShopControl:
 
 
 class EmbeddedMoto:
-    """moto's WSGI app served on a loopback port (`shop_local.serving`) (in the emulator's
-    own process: `python -m shop_local.emulator`)."""
+    """moto's WSGI app served on a loopback port (`sam_runner.serving`) (in the emulator's
+    own process: `python -m sam_runner.emulator`)."""
 
     def __init__(
         self,
@@ -151,7 +151,7 @@ class EmbeddedMoto:
 
 
 class EmulatorProcess:
-    """The embedded emulator as the stack sees it: a child process (`python -m shop_local.emulator`)
+    """The embedded emulator as the stack sees it: a child process (`python -m sam_runner.emulator`)
     started on `host`:`port` (0: any free port), and its control routes.
 
     The child stops when `stop()` is called, and by itself when this process is gone (its stdin, a
@@ -249,12 +249,12 @@ def _ready_line(process: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """The emulator process: serve until SIGTERM, or until the stack is gone (stdin closed)."""
-    parser = argparse.ArgumentParser(prog="python -m shop_local.emulator")
+    parser = argparse.ArgumentParser(prog="python -m sam_runner.emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--state", type=Path, default=None, help="the dev state file (shop_local.dev_state)")
+    parser.add_argument("--state", type=Path, default=None, help="the dev state file (sam_runner.dev_state)")
     args = parser.parse_args(argv)
-    from shop_local.stack import configure_logging
+    from sam_runner.logs import configure_logging
 
     configure_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack stops us, after its functions

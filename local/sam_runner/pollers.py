@@ -93,7 +93,7 @@ class Poller(threading.Thread):
         self.template = template
         self.client = client
         # the stack's own calls, which Lambda's event source mapping does not make with the
-        # function's role (the quick retry's visibility change: shop_local.iam_roles)
+        # function's role (the quick retry's visibility change: sam_runner.iam_roles)
         self.stack_client = client
         self.stopping = threading.Event()
         self.window = float(source.properties.get("MaximumBatchingWindowInSeconds", 0) or 0)

@@ -1,6 +1,6 @@
 """The in-process runtime: the template's handlers imported into this process and called directly.
 
-The local stack does not use it to serve requests any more (`shop_local.lambda_runtime` runs every
+The local stack does not use it to serve requests any more (`sam_runner.lambda_runtime` runs every
 function in execution environments of AWS's Runtime Interface Emulator). It stays for what needs a
 handler's module in this process: the OpenAPI document (`shop openapi`, `/openapi.json`), the
 benchmarks' in-process baseline (`SHOP_LOCAL_RUNTIME=in-process`), and `lambda_context()` for unit

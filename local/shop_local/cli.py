@@ -38,8 +38,9 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
+    from sam_runner.logs import configure_logging
     from sam_runner.runtime import EnvironmentConflict
-    from shop_local.stack import DevStack, Settings, configure_logging
+    from shop_local.stack import DevStack, Settings
 
     configure_logging()
     stop = threading.Event()
@@ -79,9 +80,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_backing(args: argparse.Namespace) -> int:
+    from sam_runner.logs import configure_logging
     from sam_runner.serving import WsgiServer
     from shop_local.backing import mailbox_app, sam_env_vars, write_env_vars
-    from shop_local.stack import DevStack, Settings, configure_logging
+    from shop_local.stack import DevStack, Settings
 
     configure_logging()
     stop = threading.Event()
@@ -128,8 +130,8 @@ def cmd_backing(args: argparse.Namespace) -> int:
 
 
 def cmd_sam_local(args: argparse.Namespace) -> int:
+    from sam_runner.logs import configure_logging
     from shop_local import sam_local
-    from shop_local.stack import configure_logging
 
     configure_logging()
     try:
@@ -194,8 +196,9 @@ def banner(stack: Any) -> str:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    from sam_runner.logs import configure_logging
     from sam_runner.template import Template
-    from shop_local.stack import DevStack, Settings, configure_logging
+    from shop_local.stack import DevStack, Settings
 
     # The responses are the only thing on stdout; everything the functions print goes to stderr.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
@@ -256,8 +259,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     from sam_runner.builder import REGION, BuiltStack, load
+    from sam_runner.logs import configure_logging
     from shop_local import openapi
-    from shop_local.stack import configure_logging
 
     configure_logging(logging.WARNING)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

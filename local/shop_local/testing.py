@@ -56,14 +56,14 @@ What a `ShopStack` offers:
   `with ShopStack(redis_url=redis_url, env={...}) as other: ...`.
 
 The functions run as the stack runs them for `make run`: in execution environments of AWS's runtime
-interface client (`shop_local.lambda_runtime`), several per function under concurrent requests.
+interface client (`sam_runner.lambda_runtime`), several per function under concurrent requests.
 
 The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
 its parent (PR_SET_PDEATHSIG).
 
 For code that calls a handler directly (unit tests, races, benchmarks): `proxy_event(...)`, the REST
-proxy event API Gateway sends (the local gateway's own is in `shop_local.gateway`), and
-`shop_local.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
+proxy event API Gateway sends (the local gateway's own is in `sam_runner.gateway`), and
+`sam_runner.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
 backlog counter has stayed 0 for a while (how the benchmarks see a queue drained).
 """
 

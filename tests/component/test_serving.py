@@ -1,4 +1,4 @@
-"""The local HTTP server every part of the stack uses (`shop_local.serving.WsgiServer`, waitress):
+"""The local HTTP server every part of the stack uses (`sam_runner.serving.WsgiServer`, waitress):
 what the stack relies on, over real sockets."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """tests/integration/iam_unexercised.json, the grants no test exercises on purpose: every entry has
 its reason and still names a grant of today's template (a grant removed from template.yaml, or
 renamed by SAM, must leave the list too). Whether every unexercised grant is listed needs a whole
-test run's records: `make iam-unused` (shop_local.iam_unused) fails when one is not."""
+test run's records: `make iam-unused` (sam_runner.iam_unused) fails when one is not."""
 
 from __future__ import annotations
 

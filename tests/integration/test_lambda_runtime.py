@@ -1,4 +1,4 @@
-"""The local Lambda runtime (shop_local.lambda_runtime): execution environments of AWS's Runtime
+"""The local Lambda runtime (sam_runner.lambda_runtime): execution environments of AWS's Runtime
 Interface Emulator (aws-lambda-rie + awslambdaric), behind the local API Gateway.
 
 The functions are the small ones of `lambda_layout/template.yaml` (they inspect their

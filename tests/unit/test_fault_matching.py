@@ -1,4 +1,4 @@
-"""Which requests an injected AWS fault matches (local/shop_local/faults.py): a `dynamodb` fault
+"""Which requests an injected AWS fault matches (local/sam_runner/faults.py): a `dynamodb` fault
 with `table` matches only requests naming that table, however the request names it."""
 
 from __future__ import annotations

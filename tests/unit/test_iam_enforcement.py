@@ -1,4 +1,4 @@
-"""The emulator's IAM front (local/shop_local/iam_enforcement.py) as a WSGI middleware: a function's
+"""The emulator's IAM front (local/sam_runner/iam_enforcement.py) as a WSGI middleware: a function's
 request its role refuses gets AWS's answer for its protocol and never reaches the emulator behind;
 the stack's own requests pass unchecked. botocore parses the answers as it would AWS's."""
 

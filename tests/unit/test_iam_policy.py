@@ -1,4 +1,4 @@
-"""The local stack's policy evaluation (local/shop_local/iam_policy.py), on examples from AWS's IAM
+"""The local stack's policy evaluation (local/sam_runner/iam_policy.py), on examples from AWS's IAM
 User Guide: "Policy evaluation logic", "Condition operators", "Multivalued context key examples",
 and the DynamoDB Developer Guide's "Using IAM policy conditions for fine-grained access control"."""
 

@@ -1,4 +1,4 @@
-"""What each AWS request the functions make asks IAM for (local/shop_local/iam_requests.py): the
+"""What each AWS request the functions make asks IAM for (local/sam_runner/iam_requests.py): the
 action and resource ARN(s) of the Service Authorization Reference, and the condition keys the
 template uses. Requests as botocore sends them (JSON with `X-Amz-Target`, or query forms)."""
 

@@ -1,4 +1,4 @@
-"""The functions' roles as SAM translates template.yaml (local/shop_local/iam_roles.py), checked
+"""The functions' roles as SAM translates template.yaml (local/sam_runner/iam_roles.py), checked
 with the requests the functions make (iam_requests) by AWS's evaluation logic (iam_policy).
 
 The auth function's SES scope was `identity/${SenderEmail}` until commit 10252f3: SES also

@@ -1,4 +1,4 @@
-"""`make iam-unused` (local/shop_local/iam_unused.py): the grants no stack's requests exercised,
+"""`make iam-unused` (local/sam_runner/iam_unused.py): the grants no stack's requests exercised,
 and the failure when one of them is not listed with its reason."""
 
 from __future__ import annotations
