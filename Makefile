@@ -120,9 +120,9 @@ create-admin: $(STAMP)
 
 # After a test run (each stack records what its functions used under .cache/iam): the grants of
 # each function's role that no request exercised, failing on any not in
-# tests/integration/iam_unexercised.json (shop_local.iam_unused).
+# tests/integration/iam_unexercised.json (sam_runner.iam_unused).
 iam-unused: $(STAMP)
-	$(BIN)/python -m shop_local.iam_unused
+	$(BIN)/python -m sam_runner.iam_unused
 
 # cfn-lint (with the project's rules), the deploy rehearsal (SAM's translation for each deploy
 # profile, its Rules, cfn-lint and checkov on the translated templates: tools/rehearse.py),

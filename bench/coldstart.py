@@ -32,8 +32,8 @@ from bench.common import (
     run_child,
     table,
 )
-from shop_local.runtime import FunctionRuntime
-from shop_local.template import Template
+from sam_runner.runtime import FunctionRuntime
+from sam_runner.template import Template
 
 EVENTS_DIR = ROOT / "events"
 CHILD = Path(__file__).with_name("_cold_child.py")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.coldstart import CHILD, FLOOR, forget_bytecode, lambda_env
 from bench.common import PYTHON, base_env, median, ms, table
-from shop_local.template import Template
+from sam_runner.template import Template
 
 
 def run_import(target: str, code: Path, layer: Path, env: dict[str, str], work: Path) -> float:

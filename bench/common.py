@@ -196,7 +196,7 @@ def services(log_dir: Path | None = None) -> Iterator[Services]:
     resources created in moto (the way the local stack does it)."""
     import boto3
 
-    from shop_local.builder import build
+    from sam_runner.builder import build
 
     flush_bench_redis()
     moto_port, standin_port = free_port(), free_port()

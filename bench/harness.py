@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shop_local.runtime import FunctionRuntime
-from shop_local.template import ApiRoute, Template
+from sam_runner.runtime import FunctionRuntime
+from sam_runner.template import ApiRoute, Template
 from shop_local.testing import proxy_event
 
 

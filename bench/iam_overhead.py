@@ -1,4 +1,4 @@
-"""`python -m bench.iam_overhead`: what the emulator's IAM check (shop_local.iam_enforcement) adds
+"""`python -m bench.iam_overhead`: what the emulator's IAM check (sam_runner.iam_enforcement) adds
 to one request, in the emulator's process: the same WSGI request through the enforcement front
 and straight to a trivial app behind it, interleaved, with the template's real roles. Typical
 requests of the functions: a DynamoDB GetItem, a TransactWriteItems of three items, an SES
@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from shop_local import iam_roles
-from shop_local.builder import load
-from shop_local.iam_enforcement import IamEnforcement
+from sam_runner import iam_roles
+from sam_runner.builder import load
+from sam_runner.iam_enforcement import IamEnforcement
 
 ROUNDS = 7
 CALLS = 2000
@@ -123,10 +123,10 @@ def round_trips() -> None:
     lock), IAM checking and not, interleaved: the share of a whole AWS call the check is."""
     import boto3
 
-    from shop_local import iam_enforcement
-    from shop_local.builder import build
-    from shop_local.emulator import EmbeddedMoto
-    from shop_local.faults import FaultBook
+    from sam_runner import iam_enforcement
+    from sam_runner.builder import build
+    from sam_runner.emulator import EmbeddedMoto
+    from sam_runner.faults import FaultBook
 
     server = EmbeddedMoto(FaultBook()).start()
     try:

@@ -107,7 +107,7 @@ def aws(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """moto in-process, provisioned from template.yaml, with the functions' environment set."""
     from moto import mock_aws
 
-    from shop_local.builder import build
+    from sam_runner.builder import build
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -38,8 +38,9 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from shop_local.runtime import EnvironmentConflict
-    from shop_local.stack import DevStack, Settings, configure_logging
+    from sam_runner.logs import configure_logging
+    from sam_runner.runtime import EnvironmentConflict
+    from shop_local.stack import DevStack, Settings
 
     configure_logging()
     stop = threading.Event()
@@ -48,7 +49,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     settings = Settings.from_env(port=args.port)
     settings.verbose = args.verbose
     if not args.no_state and not settings.aws_endpoint_url:
-        from shop_local.dev_state import discard
+        from sam_runner.dev_state import discard
 
         settings.dev_state = args.state
         if args.fresh:
@@ -79,9 +80,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_backing(args: argparse.Namespace) -> int:
+    from sam_runner.logs import configure_logging
+    from sam_runner.serving import WsgiServer
     from shop_local.backing import mailbox_app, sam_env_vars, write_env_vars
-    from shop_local.serving import WsgiServer
-    from shop_local.stack import DevStack, Settings, configure_logging
+    from shop_local.stack import DevStack, Settings
 
     configure_logging()
     stop = threading.Event()
@@ -128,8 +130,8 @@ def cmd_backing(args: argparse.Namespace) -> int:
 
 
 def cmd_sam_local(args: argparse.Namespace) -> int:
+    from sam_runner.logs import configure_logging
     from shop_local import sam_local
-    from shop_local.stack import configure_logging
 
     configure_logging()
     try:
@@ -194,8 +196,9 @@ def banner(stack: Any) -> str:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from shop_local.stack import DevStack, Settings, configure_logging
-    from shop_local.template import Template
+    from sam_runner.logs import configure_logging
+    from sam_runner.template import Template
+    from shop_local.stack import DevStack, Settings
 
     # The responses are the only thing on stdout; everything the functions print goes to stderr.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
@@ -255,9 +258,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
+    from sam_runner.builder import REGION, BuiltStack, load
+    from sam_runner.logs import configure_logging
     from shop_local import openapi
-    from shop_local.builder import REGION, BuiltStack, load
-    from shop_local.stack import configure_logging
 
     configure_logging(logging.WARNING)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument(
         "-v", "--verbose", action="store_true", help="show the functions' own log lines here too"
     )
-    from shop_local.dev_state import DEFAULT_STATE_FILE
+    from sam_runner.dev_state import DEFAULT_STATE_FILE
 
     dev.add_argument(
         "--state",

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shop_local.runtime import Runtime
-from shop_local.template import ROOT, Template
+from sam_runner.runtime import Runtime
+from sam_runner.template import ROOT, Template
 
 log = logging.getLogger("shop_local.openapi")
 

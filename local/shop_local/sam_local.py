@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop_local.template import ROOT
+from sam_runner.template import ROOT
 
 log = logging.getLogger("shop_local.sam_local")
 

@@ -1,17 +1,17 @@
 """The docker-free local stack behind `shop dev` (`make run`), in parts with one job each:
 
-1. `LocalAws`: the embedded moto server (`shop_local.emulator`, a child process on a loopback port,
+1. `LocalAws`: the embedded moto server (`sam_runner.emulator`, a child process on a loopback port,
    behind the fault middleware), or the emulator `AWS_ENDPOINT_URL` points at (LocalStack); the
    mailbox of what SES accepted.
 2. `LocalRedis`: `REDIS_URL`, or an embedded fakeredis server when nothing answers there. The
    functions reach it through a small TCP proxy so that the reliability tests can cut it off.
 3. `ProductApi`: `PRODUCT_API_URL`, or the built-in stand-in on a fixed loopback port (`PORT` + 1,
    so the image URLs it hands out, which the functions cache, stay valid across restarts).
-4. Every resource of template.yaml (`shop_local.builder`, the one stack builder), the functions
-   in execution environments of AWS's runtime interface client (`shop_local.lambda_runtime`), and
+4. Every resource of template.yaml (`sam_runner.builder`, the one stack builder), the functions
+   in execution environments of AWS's runtime interface client (`sam_runner.lambda_runtime`), and
    the local admin user (`ensure_admin`).
-5. `DevRoutes`: `/_dev/*` and `/openapi.json`; the API gateway (`shop_local.gateway`) on `PORT`;
-   the event source pollers (`shop_local.pollers`).
+5. `DevRoutes`: `/_dev/*` and `/openapi.json`; the API gateway (`sam_runner.gateway`) on `PORT`;
+   the event source pollers (`sam_runner.pollers`).
 
 `DevStack` starts the parts in that order and stops them in reverse.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from werkzeug.wrappers import Request, Response
 
-from shop_local.faults import (
+from sam_runner.faults import (
     AWS_SERVICES,
     INTERNAL_USER_AGENT,
     Fault,
@@ -40,13 +39,13 @@ from shop_local.faults import (
     TcpFaultProxy,
     parse_fault,
 )
-from shop_local.serving import WsgiServer
-from shop_local.template import DEFAULT_TEMPLATE, ROOT, Template
+from sam_runner.serving import WsgiServer
+from sam_runner.template import DEFAULT_TEMPLATE, ROOT, Template
 
 if TYPE_CHECKING:
-    from shop_local.emulator import EmulatorProcess
-    from shop_local.lambda_runtime import LambdaRuntime
-    from shop_local.runtime import Runtime
+    from sam_runner.emulator import EmulatorProcess
+    from sam_runner.lambda_runtime import LambdaRuntime
+    from sam_runner.runtime import Runtime
 
 log = logging.getLogger("shop_local.stack")
 
@@ -76,7 +75,7 @@ class Settings:
     template_path: Path = DEFAULT_TEMPLATE
     web_root: Path | None = ROOT / "web"
     parameters: dict[str, str] = field(default_factory=dict)
-    # "lambda": every function in execution environments of its own (shop_local.lambda_runtime);
+    # "lambda": every function in execution environments of its own (sam_runner.lambda_runtime);
     # "in-process": the old mode, one process calls every handler (kept as a benchmark baseline)
     runtime: str = "lambda"
     verbose: bool = False  # the functions' own log lines on the console too
@@ -88,7 +87,7 @@ class Settings:
     aws_port: int = 0
     redis_port: int = 0
     function_log: Path = ROOT / ".cache" / "functions.log"
-    # the embedded emulator's tables and mailbox kept across restarts (shop_local.dev_state); None:
+    # the embedded emulator's tables and mailbox kept across restarts (sam_runner.dev_state); None:
     # start empty and keep nothing (test stacks, `shop backing`)
     dev_state: Path | None = None
     # each function calls AWS as its own role, checked by the emulator (SHOP_IAM=off: not)
@@ -119,7 +118,7 @@ def aws_client(
     service: str, endpoint_url: str, *, internal: bool = True, credentials: dict[str, str] | None = None
 ) -> Any:
     """A boto3 client on the emulator; `internal` ones are never hit by injected faults;
-    `credentials` (a function's, `shop_local.iam_roles.function_credentials`) sign as its role."""
+    `credentials` (a function's, `sam_runner.iam_roles.function_credentials`) sign as its role."""
     import boto3
     from botocore.config import Config
 
@@ -179,7 +178,7 @@ def _json(status: int, body: Any) -> Response:
 
 class LocalAws:
     """The AWS the stack and the functions talk to: the embedded moto server (a child process,
-    `shop_local.emulator`), or an outside emulator (`AWS_ENDPOINT_URL`); the mailbox of what its
+    `sam_runner.emulator`), or an outside emulator (`AWS_ENDPOINT_URL`); the mailbox of what its
     SES accepted, and (embedded only) the AWS faults, which the child keeps and applies."""
 
     def __init__(
@@ -214,12 +213,12 @@ class LocalAws:
             }
         )
         if self.url:
-            from shop_local.mail import RemoteMailbox
+            from sam_runner.mail import RemoteMailbox
 
             self.mailbox = RemoteMailbox(self.url)
             log.info("AWS: using the emulator at %s", self.url)
         else:
-            from shop_local.emulator import EmulatorProcess
+            from sam_runner.emulator import EmulatorProcess
 
             self.moto = EmulatorProcess(host=self.host, port=self.port, state_file=self.state_file).start()
             self.url = self.moto.url
@@ -389,8 +388,8 @@ class DevRoutes:
         return _json(200, {"cleared": True})
 
     def openapi(self, request: Request) -> Response:
+        from sam_runner.builder import BuiltStack
         from shop_local import openapi
-        from shop_local.builder import BuiltStack
 
         template = self.stack.template
         assert template is not None
@@ -443,7 +442,7 @@ class DevStack:
             standin_port = settings.port + 1 if settings.port else 0
         self.products = ProductApi(settings.product_api_url, settings.host, standin_port)
         self.dev_routes = DevRoutes(self)
-        from shop_local.iam_roles import StackIam
+        from sam_runner.iam_roles import StackIam
 
         self.iam = StackIam(self)
         self.template: Template | None = None
@@ -495,7 +494,7 @@ class DevStack:
         return self.gateway(environ, start_response)
 
     def _provision(self) -> None:
-        from shop_local.builder import build
+        from sam_runner.builder import build
 
         parameters = {
             "RedisUrl": self.redis.url,
@@ -520,7 +519,7 @@ class DevStack:
             runtime.load_all()
             self.runtime = runtime
             return
-        from shop_local.lambda_runtime import RuntimeSettings
+        from sam_runner.lambda_runtime import RuntimeSettings
 
         runtime_settings = RuntimeSettings.from_env(
             echo_logs=self.settings.verbose, function_log=self.settings.function_log
@@ -546,7 +545,7 @@ class DevStack:
             seed(self.built.function_environment())
 
     def _start_gateway(self) -> None:
-        from shop_local.gateway import Gateway
+        from sam_runner.gateway import Gateway
 
         assert self.template is not None and self.runtime is not None
         web_root = (
@@ -559,10 +558,10 @@ class DevStack:
         self._api_server.serve()
 
     def _start_pollers(self) -> None:
-        from shop_local.pollers import SqsPoller, StreamPoller, batches_at_once
+        from sam_runner.pollers import SqsPoller, StreamPoller, batches_at_once
 
         assert self.template is not None and self.runtime is not None
-        from shop_local.iam_roles import function_credentials
+        from sam_runner.iam_roles import function_credentials
 
         sqs = aws_client("sqs", self.aws.url)
         for source in self.template.event_sources():
@@ -715,13 +714,3 @@ class DevStack:
             poller.stop()
         for poller in self._pollers:
             poller.join(timeout=10)
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    logging.getLogger("shop_local").setLevel(level)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)

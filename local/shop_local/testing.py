@@ -56,14 +56,14 @@ What a `ShopStack` offers:
   `with ShopStack(redis_url=redis_url, env={...}) as other: ...`.
 
 The functions run as the stack runs them for `make run`: in execution environments of AWS's runtime
-interface client (`shop_local.lambda_runtime`), several per function under concurrent requests.
+interface client (`sam_runner.lambda_runtime`), several per function under concurrent requests.
 
 The subprocess never outlives the test run: it is stopped at exit, and on Linux it also dies with
 its parent (PR_SET_PDEATHSIG).
 
 For code that calls a handler directly (unit tests, races, benchmarks): `proxy_event(...)`, the REST
-proxy event API Gateway sends (the local gateway's own is in `shop_local.gateway`), and
-`shop_local.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
+proxy event API Gateway sends (the local gateway's own is in `sam_runner.gateway`), and
+`sam_runner.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
 backlog counter has stayed 0 for a while (how the benchmarks see a queue drained).
 """
 
@@ -86,7 +86,7 @@ from typing import Any
 
 import requests
 
-from shop_local.faults import INTERNAL_USER_AGENT
+from sam_runner.faults import INTERNAL_USER_AGENT
 
 READY = re.compile(r"Shop running at (http://[^\s]+)")
 # Settings inherited from the developer's shell that would point the stack elsewhere.
@@ -238,8 +238,8 @@ class ShopStack:
         self.stop()
 
     def start(self) -> ShopStack:
-        from shop_local.builder import load
-        from shop_local.lambda_runtime import prepare_packages
+        from sam_runner.builder import load
+        from sam_runner.lambda_runtime import prepare_packages
 
         # the environments' layer and runtime folders: installed once (pip) on a fresh clone,
         # here rather than inside the stack's start-up timeout

@@ -17,8 +17,8 @@ import redis
 
 import auth_api
 import auth_authorizer
+from sam_runner.runtime import lambda_context
 from shop_local.admin import ensure_admin
-from shop_local.runtime import lambda_context
 from shop_local.testing import proxy_event
 from shop_shared.config import get_settings
 from shop_shared.keys import user_key

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from shop_local.emulator import EmulatorProcess
+from sam_runner.emulator import EmulatorProcess
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 import orders_api
 import orders_service
-from shop_local.runtime import lambda_context
+from sam_runner.runtime import lambda_context
 from shop_local.testing import proxy_event
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller

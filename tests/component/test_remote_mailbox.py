@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from shop_local.mail import RemoteMailbox
+from sam_runner.mail import RemoteMailbox
 
 RAW = (
     "From: shop@example.com\r\nTo: ada@example.com\r\nSubject: Your order ORD-2026-000001\r\n"

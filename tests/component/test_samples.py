@@ -12,8 +12,8 @@ import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 
+from sam_runner.template import ROOT, Template
 from shop_local import samples
-from shop_local.template import ROOT, Template
 from shop_shared.tokens import decode_token
 
 EVENTS = ROOT / "events"

@@ -1,4 +1,4 @@
-"""The local HTTP server every part of the stack uses (`shop_local.serving.WsgiServer`, waitress):
+"""The local HTTP server every part of the stack uses (`sam_runner.serving.WsgiServer`, waitress):
 what the stack relies on, over real sockets."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.serving import WsgiServer
+from sam_runner.serving import WsgiServer
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import boto3
 
-from shop_local.provision import creation_order
-from shop_local.template import Template
+from sam_runner.provision import creation_order
+from sam_runner.template import Template
 
 
 def test_routes_prefer_literal_paths_and_honour_public_routes() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from shop_local.gateway import Gateway
-from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
-from shop_local.template import ROOT, Template
+from sam_runner.gateway import Gateway
+from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
+from sam_runner.template import ROOT, Template
 
 LAYOUT = Path(__file__).parent / "lambda_layout"
 HANDLER = """
@@ -84,7 +84,7 @@ def test_an_unchanged_function_keeps_its_warm_environment(served: tuple[Client, 
 
 
 def test_a_change_in_any_watched_folder_is_seen_once_and_bytecode_is_not_a_change(tmp_path: Path) -> None:
-    from shop_local.lambda_runtime import CodeWatch
+    from sam_runner.lambda_runtime import CodeWatch
 
     function, layer = tmp_path / "function", tmp_path / "layer" / "shop_shared"
     function.mkdir()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from shop_local import dev_state
-from shop_local.emulator import ACCOUNT_ID
-from shop_local.template import ROOT
+from sam_runner import dev_state
+from sam_runner.emulator import ACCOUNT_ID
+from sam_runner.template import ROOT
 from shop_local.testing import ShopStack
 
 

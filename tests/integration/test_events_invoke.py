@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from sam_runner.template import ROOT, Template
 from shop_local import samples
-from shop_local.template import ROOT, Template
 from shop_local.testing import ShopStack
 
 EVENTS = ROOT / "events"

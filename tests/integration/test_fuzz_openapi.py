@@ -81,7 +81,7 @@ def test_no_generated_input_makes_the_api_fail(stack: ShopStack, operations: lis
 
 
 def test_the_fuzz_run_covers_every_route_of_the_template(operations: list[Any]) -> None:
-    from shop_local.template import Template
+    from sam_runner.template import Template
 
     documented = {(op.method.upper(), op.path) for op in operations}
     routes = {(route.method, route.path) for route in Template().api_routes()}

@@ -1,4 +1,4 @@
-"""IAM enforced by the local stack (shop_local.iam_enforcement): every function calls AWS as its
+"""IAM enforced by the local stack (sam_runner.iam_enforcement): every function calls AWS as its
 own role from the template, and a permission missing from the template fails the request that
 needs it, as AWS would fail it.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.template import ROOT
+from sam_runner.template import ROOT
 from shop_local.testing import ShopStack
 
 EVENTS = ROOT / "events"

@@ -1,7 +1,7 @@
 """tests/integration/iam_unexercised.json, the grants no test exercises on purpose: every entry has
 its reason and still names a grant of today's template (a grant removed from template.yaml, or
 renamed by SAM, must leave the list too). Whether every unexercised grant is listed needs a whole
-test run's records: `make iam-unused` (shop_local.iam_unused) fails when one is not."""
+test run's records: `make iam-unused` (sam_runner.iam_unused) fails when one is not."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from shop_local.builder import load
-from shop_local.iam_roles import template_grants
-from shop_local.iam_unused import LISTED
+from sam_runner.builder import load
+from sam_runner.iam_roles import template_grants
+from sam_runner.iam_unused import LISTED
 
 LIST = json.loads(LISTED.read_text(encoding="utf-8"))
 GRANTS = template_grants(load())

@@ -1,4 +1,4 @@
-"""The local Lambda runtime (shop_local.lambda_runtime): execution environments of AWS's Runtime
+"""The local Lambda runtime (sam_runner.lambda_runtime): execution environments of AWS's Runtime
 Interface Emulator (aws-lambda-rie + awslambdaric), behind the local API Gateway.
 
 The functions are the small ones of `lambda_layout/template.yaml` (they inspect their
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from shop_local.gateway import Gateway
-from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
-from shop_local.template import ROOT, Template
+from sam_runner.gateway import Gateway
+from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
+from sam_runner.template import ROOT, Template
 
 LAYOUT = Path(__file__).parent / "lambda_layout"
 
@@ -257,7 +257,7 @@ def test_the_stack_serves_through_environments_and_sigterm_stops_them_all(redis_
         for pid in pids:
             assert "awslambdaric" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
         emulator = resources["aws_emulator_pid"]
-        assert "shop_local.emulator" in Path(f"/proc/{emulator}/cmdline").read_bytes().decode()
+        assert "sam_runner.emulator" in Path(f"/proc/{emulator}/cmdline").read_bytes().decode()
         assert "ProductsFunction cold" in shop.log_text()
 
     assert shop.exit_code == 0

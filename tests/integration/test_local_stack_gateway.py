@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from shop_local.gateway import Gateway
-from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
-from shop_local.runtime import EnvironmentConflict, Runtime
-from shop_local.template import Template
+from sam_runner.gateway import Gateway
+from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
+from sam_runner.runtime import EnvironmentConflict, Runtime
+from sam_runner.template import Template
 
 ECHO = """
 import json

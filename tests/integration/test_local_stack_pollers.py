@@ -1,9 +1,9 @@
 """The event source pollers behave like Lambda's SQS and DynamoDB stream mappings.
 
-The embedded moto server runs in a process of its own (`shop_local.emulator`), as in the local
-stack, provisioned from a small template of our own by the one stack builder (`shop_local.builder`);
+The embedded moto server runs in a process of its own (`sam_runner.emulator`), as in the local
+stack, provisioned from a small template of our own by the one stack builder (`sam_runner.builder`);
 its consumers are real handlers written for the test, run in execution environments of AWS's
-runtime interface client (`shop_local.lambda_runtime`) as the local stack runs every function: they
+runtime interface client (`sam_runner.lambda_runtime`) as the local stack runs every function: they
 record what they receive and fail on purpose for some records.
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from shop_local.builder import BuiltStack, build
-from shop_local.emulator import EmulatorProcess
-from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
-from shop_local.pollers import SqsPoller, StreamPoller
+from sam_runner.builder import BuiltStack, build
+from sam_runner.emulator import EmulatorProcess
+from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
+from sam_runner.pollers import SqsPoller, StreamPoller
 from shop_local.stack import aws_client
 
 # The consumers run in execution environments of their own (processes), so what they see and how
@@ -94,7 +94,7 @@ def stream_handler(event, context):
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
 Parameters:
-  TracingEnabled:  # every local stack sets it (shop_local.builder.LOCAL_PARAMETERS)
+  TracingEnabled:  # every local stack sets it (sam_runner.builder.LOCAL_PARAMETERS)
     Type: String
     Default: "false"
 Globals:

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from shop_local.builder import load
+from sam_runner.builder import load
 from shop_local.openapi import DOC_PATH
 
 

@@ -20,7 +20,7 @@ from shop_shared.aws import CLIENT_CONFIG
 
 # Just over the functions' DynamoDB read timeout (shop_shared/aws.py): the client gives up on the
 # first attempt and retries, while the emulator still stores it. The fault sleeps *before* the
-# emulator sees a request (local/shop_local/faults.py), so the retry is held back a second too:
+# emulator sees a request (local/sam_runner/faults.py), so the retry is held back a second too:
 # otherwise a retry sent after a short backoff could overtake the first attempt.
 LOST_REPLY_SECONDS = float(CLIENT_CONFIG.read_timeout) + 0.2
 RETRY_HELD_SECONDS = 1.0

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import requests
 
+from sam_runner.template import ROOT, Template
 from shop_local import samples
-from shop_local.template import ROOT, Template
 
 READY = re.compile(r"Backing services ready .*mailbox: (http://[^\s]+)/_dev/emails\)")
 EVENTS = ROOT / "events"
@@ -70,8 +70,8 @@ class Backing:
 def backing(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backing]:
     """`shop backing` as the README runs it, with 127.0.0.1 as the containers' name for the host
     (the handlers run on this machine here)."""
-    from shop_local.builder import load
-    from shop_local.lambda_runtime import prepare_packages
+    from sam_runner.builder import load
+    from sam_runner.lambda_runtime import prepare_packages
 
     prepare_packages(load())
     folder = tmp_path_factory.mktemp("backing")
@@ -161,8 +161,8 @@ def test_sam_gives_every_function_the_emulator_and_the_real_names(
 def test_every_handler_answers_with_exactly_that_environment(
     backing: Backing, clean_shell: None, tmp_path: Path
 ) -> None:
-    from shop_local.builder import load
-    from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings
+    from sam_runner.builder import load
+    from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings
 
     environments = sam_environments(backing.env_vars())
     runtime = LambdaRuntime(

@@ -19,7 +19,7 @@ from functools import cache
 import pytest
 from sam_template import REQUIRED, ROOT, wait_for_the_build
 
-from shop_local.template import Template
+from sam_runner.template import Template
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "SharedLayer" / "python"

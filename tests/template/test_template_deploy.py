@@ -431,8 +431,8 @@ def test_account_email_links_lead_to_the_deployed_storefront() -> None:
 
 def test_the_template_has_no_resource_the_local_stack_cannot_ignore() -> None:
     """The local stack reads the same template: new resource kinds must be ones it skips cleanly."""
-    from shop_local.provision import creation_order
-    from shop_local.template import Template
+    from sam_runner.provision import creation_order
+    from sam_runner.template import Template
 
     assert creation_order(Template(ROOT / "template.yaml", {"RedisUrl": "redis://127.0.0.1:6379/0"}))
 

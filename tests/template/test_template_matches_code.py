@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from shop_local.builder import load
-from shop_local.template import ROOT, Template
+from sam_runner.builder import load
+from sam_runner.template import ROOT, Template
 from shop_shared import api, observability
 
 

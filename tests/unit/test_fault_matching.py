@@ -1,4 +1,4 @@
-"""Which requests an injected AWS fault matches (local/shop_local/faults.py): a `dynamodb` fault
+"""Which requests an injected AWS fault matches (local/sam_runner/faults.py): a `dynamodb` fault
 with `table` matches only requests naming that table, however the request names it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.faults import FaultBook, FaultError, _tables_of, parse_fault
+from sam_runner.faults import FaultBook, FaultError, _tables_of, parse_fault
 
 
 def request(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The emulator's IAM front (local/shop_local/iam_enforcement.py) as a WSGI middleware: a function's
+"""The emulator's IAM front (local/sam_runner/iam_enforcement.py) as a WSGI middleware: a function's
 request its role refuses gets AWS's answer for its protocol and never reaches the emulator behind;
 the stack's own requests pass unchecked. botocore parses the answers as it would AWS's."""
 
@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
-from shop_local.iam_enforcement import IamEnforcement
+from sam_runner.iam_enforcement import IamEnforcement
 
 KEY = "AKIAFUNCTIONKEY00001"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:order-events"

@@ -1,4 +1,4 @@
-"""The local stack's policy evaluation (local/shop_local/iam_policy.py), on examples from AWS's IAM
+"""The local stack's policy evaluation (local/sam_runner/iam_policy.py), on examples from AWS's IAM
 User Guide: "Policy evaluation logic", "Condition operators", "Multivalued context key examples",
 and the DynamoDB Developer Guide's "Using IAM policy conditions for fine-grained access control"."""
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shop_local.iam_policy import (
+from sam_runner.iam_policy import (
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,

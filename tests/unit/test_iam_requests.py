@@ -1,4 +1,4 @@
-"""What each AWS request the functions make asks IAM for (local/shop_local/iam_requests.py): the
+"""What each AWS request the functions make asks IAM for (local/sam_runner/iam_requests.py): the
 action and resource ARN(s) of the Service Authorization Reference, and the condition keys the
 template uses. Requests as botocore sends them (JSON with `X-Amz-Target`, or query forms)."""
 
@@ -9,7 +9,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from shop_local.iam_requests import Check, Names, credential, map_request
+from sam_runner.iam_requests import Check, Names, credential, map_request
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -1,4 +1,4 @@
-"""The functions' roles as SAM translates template.yaml (local/shop_local/iam_roles.py), checked
+"""The functions' roles as SAM translates template.yaml (local/sam_runner/iam_roles.py), checked
 with the requests the functions make (iam_requests) by AWS's evaluation logic (iam_policy).
 
 The auth function's SES scope was `identity/${SenderEmail}` until commit 10252f3: SES also
@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from shop_local.builder import load
-from shop_local.iam_policy import Statement, evaluate, statements
-from shop_local.iam_requests import Names, map_request
-from shop_local.iam_roles import MANAGED_POLICIES, Role, access_key, cached_translation, roles, translate
-from shop_local.template import DEFAULT_TEMPLATE
+from sam_runner.builder import load
+from sam_runner.iam_policy import Statement, evaluate, statements
+from sam_runner.iam_requests import Names, map_request
+from sam_runner.iam_roles import MANAGED_POLICIES, Role, access_key, cached_translation, roles, translate
+from sam_runner.template import DEFAULT_TEMPLATE
 
 NEW_SCOPE = 'Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"'
 OLD_SCOPE = (

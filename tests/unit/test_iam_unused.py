@@ -1,4 +1,4 @@
-"""`make iam-unused` (local/shop_local/iam_unused.py): the grants no stack's requests exercised,
+"""`make iam-unused` (local/sam_runner/iam_unused.py): the grants no stack's requests exercised,
 and the failure when one of them is not listed with its reason."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shop_local.iam_unused import main, merge, unexercised
-from shop_local.template import DEFAULT_TEMPLATE
+from sam_runner.iam_unused import main, merge, unexercised
+from sam_runner.template import DEFAULT_TEMPLATE
 
 GET = "P#0 dynamodb:GetItem on ${UsersTable.Arn}"
 PUT = "P#0 dynamodb:PutItem on ${UsersTable.Arn}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from shop_local.lambda_runtime import AWSLAMBDARIC
-from shop_local.template import ROOT, Template
+from sam_runner.lambda_runtime import AWSLAMBDARIC
+from sam_runner.template import ROOT, Template
 
 LOCAL_ONLY = {"moto", "werkzeug", "pyyaml", "fakeredis", "awslambdaric"}
 

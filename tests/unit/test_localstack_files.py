@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from samcli.yamlhelper import yaml_dump, yaml_parse
 
-from shop_local.template import ROOT
+from sam_runner.template import ROOT
 
 COMPOSE = ROOT / "localstack" / "docker-compose.yml"
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==(\S+)")

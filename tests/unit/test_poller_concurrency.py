@@ -3,8 +3,8 @@ would allow, the template's ScalingConfig.MaximumConcurrency included (the e-mai
 
 from __future__ import annotations
 
-from shop_local.pollers import batches_at_once
-from shop_local.template import DEFAULT_TEMPLATE, EventSource, Template
+from sam_runner.pollers import batches_at_once
+from sam_runner.template import DEFAULT_TEMPLATE, EventSource, Template
 
 
 def email_source(**overrides: str) -> EventSource:

@@ -1,12 +1,12 @@
 """IAM in the embedded emulator's front: every request a function signs with its own access key
-(`shop_local.iam_roles.access_key`) is checked against its role before moto sees it; a request
+(`sam_runner.iam_roles.access_key`) is checked against its role before moto sees it; a request
 its role does not allow gets the answer AWS gives, so the function's own error handling runs as
 it would in production.
 
-- The outermost WSGI middleware of the emulator (`shop_local.emulator`): a denied request is
+- The outermost WSGI middleware of the emulator (`sam_runner.emulator`): a denied request is
   neither faulted nor served. The stack's own credentials (provisioning, `/_dev`, the tests, the
   pollers' own calls) and any key that is not a function's pass unchecked.
-- What a request asks for: `shop_local.iam_requests`; the evaluation: `shop_local.iam_policy`.
+- What a request asks for: `sam_runner.iam_requests`; the evaluation: `sam_runner.iam_policy`.
   An operation the mapping does not know is denied (and says so in the log).
 - The denial, per protocol (as AWS answers it): JSON services (DynamoDB, Streams, Secrets Manager,
   KMS) 400 `AccessDeniedException`; SQS's JSON protocol the same, with the query protocol's code
@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shop_local.iam_policy import (
+from sam_runner.iam_policy import (
     Decision,
     Statement,
     applies_ignoring_conditions,
@@ -39,8 +39,8 @@ from shop_local.iam_policy import (
     grants,
     statements,
 )
-from shop_local.iam_requests import Check, Names, credential, map_request
-from shop_local.serving import read_body
+from sam_runner.iam_requests import Check, Names, credential, map_request
+from sam_runner.serving import read_body
 
 log = logging.getLogger("shop_local.iam")
 

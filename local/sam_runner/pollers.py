@@ -29,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from shop_local.lambda_runtime import FunctionPool
-from shop_local.lambda_runtime import Invocation as LambdaInvocation
-from shop_local.runtime import FunctionRuntime, Invocation
-from shop_local.template import EventSource, Template
+from sam_runner.lambda_runtime import FunctionPool
+from sam_runner.lambda_runtime import Invocation as LambdaInvocation
+from sam_runner.runtime import FunctionRuntime, Invocation
+from sam_runner.template import EventSource, Template
 
 log = logging.getLogger("shop_local.pollers")
 
@@ -93,7 +93,7 @@ class Poller(threading.Thread):
         self.template = template
         self.client = client
         # the stack's own calls, which Lambda's event source mapping does not make with the
-        # function's role (the quick retry's visibility change: shop_local.iam_roles)
+        # function's role (the quick retry's visibility change: sam_runner.iam_roles)
         self.stack_client = client
         self.stopping = threading.Event()
         self.window = float(source.properties.get("MaximumBatchingWindowInSeconds", 0) or 0)

@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from shop_local.iam_roles import function_credentials
-from shop_local.template import ROOT, FunctionSpec, Template
+from sam_runner.iam_roles import function_credentials
+from sam_runner.template import ROOT, FunctionSpec, Template
 
 log = logging.getLogger("shop_local.lambda_runtime")
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop_local.template import ROOT, Template
+from sam_runner.template import ROOT, Template
 
 log = logging.getLogger("shop_local.iam")
 
@@ -318,7 +318,7 @@ class StackIam:
                 "run; a permission missing from template.yaml will NOT be noticed"
             )
             return
-        from shop_local import iam_enforcement
+        from sam_runner import iam_enforcement
 
         found = roles(template)
         iam_enforcement.configure(stack.aws.url, [role.as_dict() for role in found.values()], names(template))
@@ -396,7 +396,7 @@ def logical(text: str, pairs: list[tuple[str, str]]) -> str:
 
 def template_grants(template: Template) -> dict[str, list[str]]:
     """Every grant of every function's role, named as the stacks' records name them."""
-    from shop_local.iam_policy import grants, statements
+    from sam_runner.iam_policy import grants, statements
 
     pairs = physical_names(template)
     found: dict[str, list[str]] = {}
@@ -411,6 +411,6 @@ def template_grants(template: Template) -> dict[str, list[str]]:
 
 
 def iam_enforcement_report(emulator_url: str) -> dict[str, Any]:
-    from shop_local import iam_enforcement
+    from sam_runner import iam_enforcement
 
     return iam_enforcement.report(emulator_url)

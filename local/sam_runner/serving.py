@@ -19,7 +19,7 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 
-# How often each function environment's Runtime API server (shop_local.lambda_runtime) checks for
+# How often each function environment's Runtime API server (sam_runner.lambda_runtime) checks for
 # stop(): http.server's default, 0.5 s, is how long every stop of one waited, and a stack stops many.
 STOP_POLL_SECONDS = 0.05
 # A connection left open by a client that went away without closing it ends after this long.

@@ -1,8 +1,8 @@
-"""`python -m shop_local.iam_unused` (`make iam-unused`): after a test run, for each function, the
+"""`python -m sam_runner.iam_unused` (`make iam-unused`): after a test run, for each function, the
 grants of its role that no request of any stack exercised, so the roles can be tightened.
 
 Each stack records, when it stops, its functions' grants and the ones their requests used
-(`shop_local.iam_roles.StackIam.record`, one file per stack under `.cache/iam/`, or
+(`sam_runner.iam_roles.StackIam.record`, one file per stack under `.cache/iam/`, or
 `SHOP_IAM_RECORD`). This reads every record of the repository's template.yaml (copies made by the
 tests are left out), and compares what was never used with `tests/integration/iam_unexercised.json`:
 the grants left unexercised on purpose, each with its reason (keys may use `*` wildcards, the
@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shop_local.iam_roles import RECORD_DIR
-from shop_local.template import DEFAULT_TEMPLATE, ROOT
+from sam_runner.iam_roles import RECORD_DIR
+from sam_runner.template import DEFAULT_TEMPLATE, ROOT
 
 LISTED = ROOT / "tests" / "integration" / "iam_unexercised.json"
 
@@ -72,7 +72,7 @@ def load_records(directory: Path, template: Path = DEFAULT_TEMPLATE) -> list[dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shop_local.iam_unused", description=__doc__.splitlines()[0]
+        prog="python -m sam_runner.iam_unused", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--records", type=Path, default=RECORD_DIR)
     parser.add_argument("--listed", type=Path, default=LISTED)

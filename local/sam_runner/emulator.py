@@ -1,6 +1,6 @@
 """The embedded AWS: moto's server app in a process of its own, behind the fault-injection middleware.
 
-`EmulatorProcess` (what the stack holds) starts `python -m shop_local.emulator` and talks to it;
+`EmulatorProcess` (what the stack holds) starts `python -m sam_runner.emulator` and talks to it;
 the child (`EmbeddedMoto`) serves moto on a loopback port, so that moto's CPU time is not spent
 under the stack's GIL (the gateway, the pollers, the Runtime API servers). What the stack needs
 from moto's memory goes through the child's control routes under `/_shop/` (`ShopControl`, never
@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from shop_local.faults import AwsFaultMiddleware, Fault, FaultBook
-from shop_local.iam_enforcement import IamEnforcement
-from shop_local.serving import WsgiServer
+from sam_runner.faults import AwsFaultMiddleware, Fault, FaultBook
+from sam_runner.iam_enforcement import IamEnforcement
+from sam_runner.serving import WsgiServer
 
 log = logging.getLogger("shop_local.emulator")
 
@@ -52,7 +52,7 @@ class Serialised:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.lock = threading.Lock()
-        self.calls = 0  # the dev state is saved when it moved (shop_local.dev_state)
+        self.calls = 0  # the dev state is saved when it moved (sam_runner.dev_state)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.calls += 1
@@ -68,7 +68,7 @@ class ShopControl:
 
     - `GET /_shop/faults`: the active AWS faults (with their hits); `POST` adds one (a `Fault` as
       JSON, already checked by the stack); `DELETE` clears them.
-    - `GET /_shop/emails`: every e-mail SES accepted, parsed (`shop_local.mail.MotoMailbox`).
+    - `GET /_shop/emails`: every e-mail SES accepted, parsed (`sam_runner.mail.MotoMailbox`).
     """
 
     PREFIX = "/_shop/"
@@ -76,7 +76,7 @@ class ShopControl:
     def __init__(
         self, app: Callable[..., Iterable[bytes]], book: FaultBook, account_id: str, region: str
     ) -> None:
-        from shop_local.mail import MotoMailbox
+        from sam_runner.mail import MotoMailbox
 
         self.app = app
         self.book = book
@@ -108,8 +108,8 @@ class ShopControl:
 
 
 class EmbeddedMoto:
-    """moto's WSGI app served on a loopback port (`shop_local.serving`) (in the emulator's
-    own process: `python -m shop_local.emulator`)."""
+    """moto's WSGI app served on a loopback port (`sam_runner.serving`) (in the emulator's
+    own process: `python -m sam_runner.emulator`)."""
 
     def __init__(
         self,
@@ -123,7 +123,7 @@ class EmbeddedMoto:
     ) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from shop_local.dev_state import StateKeeper
+        from sam_runner.dev_state import StateKeeper
 
         # moto's own server path, as `moto_server` builds it: no shortcut of ours inside moto
         dispatch = DomainDispatcherApplication(create_backend_app)
@@ -151,7 +151,7 @@ class EmbeddedMoto:
 
 
 class EmulatorProcess:
-    """The embedded emulator as the stack sees it: a child process (`python -m shop_local.emulator`)
+    """The embedded emulator as the stack sees it: a child process (`python -m sam_runner.emulator`)
     started on `host`:`port` (0: any free port), and its control routes.
 
     The child stops when `stop()` is called, and by itself when this process is gone (its stdin, a
@@ -179,7 +179,7 @@ class EmulatorProcess:
     def start(self) -> EmulatorProcess:
         process = self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [
-                *[sys.executable, "-m", "shop_local.emulator", "--host", self.host, "--port", str(self.port)],
+                *[sys.executable, "-m", "sam_runner.emulator", "--host", self.host, "--port", str(self.port)],
                 *(["--state", str(self.state_file)] if self.state_file else []),
             ],
             stdin=subprocess.PIPE,
@@ -249,12 +249,12 @@ def _ready_line(process: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """The emulator process: serve until SIGTERM, or until the stack is gone (stdin closed)."""
-    parser = argparse.ArgumentParser(prog="python -m shop_local.emulator")
+    parser = argparse.ArgumentParser(prog="python -m sam_runner.emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--state", type=Path, default=None, help="the dev state file (shop_local.dev_state)")
+    parser.add_argument("--state", type=Path, default=None, help="the dev state file (sam_runner.dev_state)")
     args = parser.parse_args(argv)
-    from shop_local.stack import configure_logging
+    from sam_runner.logs import configure_logging
 
     configure_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack stops us, after its functions

@@ -35,9 +35,9 @@ from typing import Any
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
-from shop_local.lambda_runtime import LambdaRuntime
-from shop_local.runtime import Runtime
-from shop_local.template import ApiRoute, AuthorizerSpec, Template
+from sam_runner.lambda_runtime import LambdaRuntime
+from sam_runner.runtime import Runtime
+from sam_runner.template import ApiRoute, AuthorizerSpec, Template
 
 log = logging.getLogger("shop_local.gateway")
 

@@ -11,8 +11,8 @@ template is read, its parameters set and its resources created the same way ever
   function's, or the union of all for code that calls handlers in one process: unit tests,
   benchmarks' baselines).
 - `BuiltStack.lambda_runtime(...)`: execution environments of AWS's runtime interface client for
-  every function (`shop_local.lambda_runtime`); `BuiltStack.in_process_runtime()`: the old
-  in-process runtime (`shop_local.runtime`), kept for the benchmarks' baseline and tools that
+  every function (`sam_runner.lambda_runtime`); `BuiltStack.in_process_runtime()`: the old
+  in-process runtime (`sam_runner.runtime`), kept for the benchmarks' baseline and tools that
   import the handlers (the OpenAPI document).
 """
 
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shop_local.template import DEFAULT_TEMPLATE, Template
+from sam_runner.template import DEFAULT_TEMPLATE, Template
 
 if TYPE_CHECKING:
-    from shop_local.lambda_runtime import LambdaRuntime, RuntimeSettings
-    from shop_local.runtime import Runtime
+    from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings
+    from sam_runner.runtime import Runtime
 
 REGION = "us-east-1"
 # What every local stack sets: X-Ray has nothing to send to locally; the account e-mails link to
@@ -54,7 +54,7 @@ class BuiltStack:
     def lambda_runtime(
         self, settings: RuntimeSettings | None = None, extra_variables: dict[str, str] | None = None
     ) -> LambdaRuntime:
-        from shop_local.lambda_runtime import LambdaRuntime
+        from sam_runner.lambda_runtime import LambdaRuntime
 
         variables = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         if self.endpoint_url:
@@ -63,7 +63,7 @@ class BuiltStack:
         return LambdaRuntime(self.template, settings, extra_variables=variables)
 
     def in_process_runtime(self) -> Runtime:
-        from shop_local.runtime import Runtime
+        from sam_runner.runtime import Runtime
 
         return Runtime(self.template)
 
@@ -92,7 +92,7 @@ def build(
 ) -> BuiltStack:
     """Read the template and create its resources on the emulator at `endpoint_url` (or wherever
     boto3 points: moto's in-process mock in the unit tests)."""
-    from shop_local.provision import Provisioner
+    from sam_runner.provision import Provisioner
 
     given = parameters or {}
     if endpoint_url and ENDPOINT_PARAMETER not in given:

@@ -1,6 +1,6 @@
 """The in-process runtime: the template's handlers imported into this process and called directly.
 
-The local stack does not use it to serve requests any more (`shop_local.lambda_runtime` runs every
+The local stack does not use it to serve requests any more (`sam_runner.lambda_runtime` runs every
 function in execution environments of AWS's Runtime Interface Emulator). It stays for what needs a
 handler's module in this process: the OpenAPI document (`shop openapi`, `/openapi.json`), the
 benchmarks' in-process baseline (`SHOP_LOCAL_RUNTIME=in-process`), and `lambda_context()` for unit
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # at run time only `lambda_context` needs it: the cold-start benchmark's child
     # imports this module and must not pay for reading the template (YAML) on its clock
-    from shop_local.template import FunctionSpec, Template
+    from sam_runner.template import FunctionSpec, Template
 
 log = logging.getLogger("shop_local.runtime")
 
@@ -262,7 +262,7 @@ class Runtime:
 
 @lru_cache(maxsize=1)
 def _default_template() -> Template:
-    from shop_local.template import Template
+    from sam_runner.template import Template
 
     return Template()
 

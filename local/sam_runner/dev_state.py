@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shop_local.template import ROOT
+from sam_runner.template import ROOT
 
 log = logging.getLogger("shop_local.dev_state")
 

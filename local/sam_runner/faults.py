@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from shop_local.serving import read_body
+from sam_runner.serving import read_body
 
 log = logging.getLogger("shop_local.faults")
 

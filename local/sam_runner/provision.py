@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shop_local.template import Template
+from sam_runner.template import Template
 
 log = logging.getLogger("shop_local.provision")
 
