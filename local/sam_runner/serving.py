@@ -49,13 +49,28 @@ def _answered_whole(app: Any) -> Any:
     apps answer small JSON documents, read whole anyway."""
 
     def whole(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        answer = app(environ, start_response)
+        started: list[Any] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers, exc_info]
+            return lambda data: None  # the legacy write(): not used by the stack's apps
+
+        answer = app(environ, start)
         try:
-            return [b"".join(answer)]
+            body = b"".join(answer)
         finally:
             close = getattr(answer, "close", None)
             if close is not None:
                 close()
+        status, headers, exc_info = started
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            # waitress sends whatever the app returns, also to a HEAD: the client would read those
+            # bytes as the start of its next answer on the connection (RFC 9110 9.3.2: no body)
+            if not any(name.lower() == "content-length" for name, _ in headers):
+                headers = [*headers, ("Content-Length", str(len(body)))]
+            body = b""
+        start_response(status, headers, exc_info)
+        return [body]
 
     return whole
 
