@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tools.cfn_rules_eval import parameter_values, refused_by_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +26,7 @@ REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("SHOP_RE
 TEMPLATE = ROOT / "template.yaml"
 # `make template` writes it once the build and checkov's venv are ready; `make test` runs the build
 # beside the tests (SHOP_WAIT_FOR_BUILD=1), so what needs them waits for it.
+BUILD = ROOT / ".aws-sam" / "build"
 BUILD_DONE = ROOT / ".aws-sam" / "build.done"
 BUILD_WAIT_SECONDS = 900.0
 
@@ -156,3 +159,15 @@ def _deploy(items: tuple[tuple[str, str], ...]) -> Deploy:
 
 def deployed(parameters: dict[str, str]) -> Deploy:
     return _deploy(tuple(sorted(parameters.items())))
+
+
+def require_the_build() -> None:
+    """For the tests that read `sam build`'s output: skipped on a developer's targeted run without a
+    build; in CI and in `make test` (which builds beside the tests: SHOP_REQUIRE_BUILD=1) a missing
+    build is a failure, never a quiet skip."""
+    wait_for_the_build()
+    if (BUILD / "template.yaml").exists():
+        return
+    if not REQUIRED:
+        pytest.skip("run `make template` (sam build) first")
+    pytest.fail(f"{BUILD} has no build: `make template` (sam build) must run before these tests")

@@ -17,11 +17,10 @@ import sys
 from functools import cache
 
 import pytest
-from sam_template import REQUIRED, ROOT, wait_for_the_build
+from sam_template import BUILD, require_the_build
 
 from sam_runner.template import Template
 
-BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "SharedLayer" / "python"
 TEMPLATE = Template()  # the template's default parameters: as deployed
 FUNCTIONS = TEMPLATE.functions()
@@ -29,14 +28,7 @@ FUNCTIONS = TEMPLATE.functions()
 
 @pytest.fixture(autouse=True, scope="module")
 def _the_build_exists() -> None:
-    """Skipped on a developer's targeted run without a build; in CI and in `make test` (which builds
-    beside the tests: SHOP_REQUIRE_BUILD=1) a missing build is a failure, never a quiet skip."""
-    wait_for_the_build()
-    if (BUILD / "template.yaml").exists():
-        return
-    if not REQUIRED:
-        pytest.skip("run `make template` (sam build) first")
-    pytest.fail(f"{BUILD} has no build: `make template` (sam build) must run before these tests")
+    require_the_build()
 
 
 @cache

@@ -19,22 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sam_template import REQUIRED, ROOT, sam_document, wait_for_the_build
+from sam_template import BUILD, ROOT, require_the_build, sam_document
 
-BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "SharedLayer" / "python"
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _the_build_exists() -> None:
-    """Skipped on a developer's targeted run without a build; in CI and in `make test` (which builds
-    beside the tests: SHOP_REQUIRE_BUILD=1) a missing build is a failure, never a quiet skip."""
-    wait_for_the_build()
-    if (BUILD / "template.yaml").exists():
-        return
-    if not REQUIRED:
-        pytest.skip("run `make template` (sam build) first")
-    pytest.fail(f"{BUILD} has no build: `make template` (sam build) must run before these tests")
+    require_the_build()
 
 
 RUNNER = r"""
