@@ -33,7 +33,7 @@ def outcome(result: object) -> str:
 
 
 class LambdaContext:
-    """What the Python runtime passes as `context` (sam_runner.runtime.LambdaContext's attributes)."""
+    """What the Python runtime passes as `context` (shop_local.testing.LambdaContext's attributes)."""
 
     def __init__(self, function_name: str, function_arn: str, memory_size: int, timeout: int) -> None:
         import uuid

@@ -32,8 +32,8 @@ from bench.common import (
     run_child,
     table,
 )
-from sam_runner.runtime import FunctionRuntime
 from sam_runner.template import Template
+from shop_local.testing import function_name_and_arn
 
 EVENTS_DIR = ROOT / "events"
 CHILD = Path(__file__).with_name("_cold_child.py")
@@ -321,10 +321,10 @@ def run(services: Services, work: Path, repeats: int = 5) -> Section:
         target = f"{spec.module}:{spec.attribute}"
         targets[function_id] = (target, env, code, event, path.name)
         targets[f"{function_id} {SDK}"] = (target, sdk_env, code, event, path.name)
-        function = FunctionRuntime(spec, services.template)
+        name, arn = function_name_and_arn(function_id, services.template)
         contexts[function_id] = contexts[f"{function_id} {SDK}"] = {
-            "function_name": function.name,
-            "function_arn": function.arn,
+            "function_name": name,
+            "function_arn": arn,
             "memory_size": spec.memory_size,
             "timeout": spec.timeout,
         }

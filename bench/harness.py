@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sam_runner.runtime import FunctionRuntime
 from sam_runner.template import ApiRoute, Template
-from shop_local.testing import proxy_event
+from shop_local.testing import LambdaContext, function_name_and_arn, proxy_event
 
 
 @dataclass
@@ -28,8 +27,8 @@ class Harness:
     def __init__(self, template: Template | None = None) -> None:
         self.template = template or Template(parameter_overrides={"TracingEnabled": "false"})
         self.functions = self.template.functions()
-        # One per function, made once: its context() is the only per-invocation cost (timed by overhead.py)
-        self.runtimes = {fid: FunctionRuntime(spec, self.template) for fid, spec in self.functions.items()}
+        # names and ARNs made once: a context is the only per-invocation cost (timed by overhead.py)
+        self.names = {fid: function_name_and_arn(fid, self.template) for fid in self.functions}
         self.routes = self.template.api_routes()
         self.authorizer = next(iter(self.template.authorizers().values()), None)
         self._authorized: dict[str, dict[str, Any]] = {}
@@ -39,7 +38,9 @@ class Harness:
         return getattr(importlib.import_module(spec.module), spec.attribute)
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        return self.handler(function_id)(event, self.runtimes[function_id].context())
+        spec = self.functions[function_id]
+        context = LambdaContext.start(*self.names[function_id], spec.memory_size, spec.timeout)
+        return self.handler(function_id)(event, context)
 
     def route(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]]:
         for route in self.routes:

@@ -11,9 +11,7 @@ template is read, its parameters set and its resources created the same way ever
   function's, or the union of all for code that calls handlers in one process: unit tests,
   benchmarks' baselines).
 - `BuiltStack.lambda_runtime(...)`: execution environments of AWS's runtime interface client for
-  every function (`sam_runner.lambda_runtime`); `BuiltStack.in_process_runtime()`: the old
-  in-process runtime (`sam_runner.runtime`), kept for the benchmarks' baseline and tools that
-  import the handlers (the OpenAPI document).
+  every function (`sam_runner.lambda_runtime`).
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from sam_runner.template import DEFAULT_TEMPLATE, Template
 
 if TYPE_CHECKING:
     from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings
-    from sam_runner.runtime import Runtime
 
 REGION = "us-east-1"
 # What every local stack sets: X-Ray has nothing to send to locally; the account e-mails link to
@@ -61,11 +58,6 @@ class BuiltStack:
             variables["AWS_ENDPOINT_URL"] = self.endpoint_url
         variables.update(extra_variables or {})
         return LambdaRuntime(self.template, settings, extra_variables=variables)
-
-    def in_process_runtime(self) -> Runtime:
-        from sam_runner.runtime import Runtime
-
-        return Runtime(self.template)
 
 
 def load(

@@ -36,7 +36,6 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
 from sam_runner.lambda_runtime import LambdaRuntime
-from sam_runner.runtime import Runtime
 from sam_runner.template import ApiRoute, AuthorizerSpec, Template
 
 log = logging.getLogger("shop_local.gateway")
@@ -181,7 +180,7 @@ class Gateway:
     def __init__(
         self,
         template: Template,
-        runtime: Runtime | LambdaRuntime,
+        runtime: LambdaRuntime,
         *,
         stage: str | None = None,
         web_root: Path | None = None,

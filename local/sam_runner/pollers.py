@@ -29,9 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from sam_runner.lambda_runtime import FunctionPool
-from sam_runner.lambda_runtime import Invocation as LambdaInvocation
-from sam_runner.runtime import FunctionRuntime, Invocation
+from sam_runner.lambda_runtime import FunctionPool, Invocation
 from sam_runner.template import EventSource, Template
 
 log = logging.getLogger("shop_local.pollers")
@@ -55,9 +53,7 @@ def retry_delay() -> int:
         return 1
 
 
-def failed_item_ids(
-    result: Invocation | LambdaInvocation, batch_ids: list[str], reports_item_failures: bool
-) -> list[str]:
+def failed_item_ids(result: Invocation, batch_ids: list[str], reports_item_failures: bool) -> list[str]:
     """The ids Lambda treats as failed for this invocation, in batch order."""
     if not result.ok:
         return list(batch_ids)
@@ -84,9 +80,7 @@ def failed_item_ids(
 
 
 class Poller(threading.Thread):
-    def __init__(
-        self, source: EventSource, function: FunctionRuntime | FunctionPool, template: Template, client: Any
-    ) -> None:
+    def __init__(self, source: EventSource, function: FunctionPool, template: Template, client: Any) -> None:
         super().__init__(name=f"poll-{source.function_id}-{source.event_name}", daemon=True)
         self.source = source
         self.function = function
@@ -119,9 +113,7 @@ class SqsPoller(Poller):
     # scales with the backlog; the stack sets this to what the function's environments allow.
     concurrency = 1
 
-    def __init__(
-        self, source: EventSource, function: FunctionRuntime | FunctionPool, template: Template, client: Any
-    ) -> None:
+    def __init__(self, source: EventSource, function: FunctionPool, template: Template, client: Any) -> None:
         super().__init__(source, function, template, client)
         physical = template.physical(source.source_logical_id)
         self.queue_url = physical["QueueUrl"]
@@ -278,7 +270,7 @@ class StreamPoller(Poller):
     def __init__(
         self,
         source: EventSource,
-        function: FunctionRuntime | FunctionPool,
+        function: FunctionPool,
         template: Template,
         client: Any,
         sqs: Any,

@@ -39,7 +39,6 @@ def _port_free(host: str, port: int) -> bool:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     from sam_runner.logs import configure_logging
-    from sam_runner.runtime import EnvironmentConflict
     from shop_local.stack import DevStack, Settings
 
     configure_logging()
@@ -62,10 +61,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
     stack = DevStack(settings)
     try:
         stack.start()
-    except EnvironmentConflict as exc:
-        log.error("%s", exc)
-        return 2
-
     except Exception:
         log.exception("the local stack could not start")
         return 1
@@ -258,7 +253,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    from sam_runner.builder import REGION, BuiltStack, load
+    from sam_runner.builder import REGION, load
     from sam_runner.logs import configure_logging
     from shop_local import openapi
 
@@ -267,9 +262,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     template = load()
-    runtime = BuiltStack(template).in_process_runtime()  # the document comes from the handlers' code
-    runtime.apply_environment()
-    document = openapi.build(template, runtime)
+    document = openapi.build(template)  # from the handlers' code
     target = Path(args.output) if args.output else openapi.DOC_PATH
     text = json.dumps(document, indent=2) + "\n"
     if args.check:

@@ -7,12 +7,13 @@ security requirement. Served at `/openapi.json` and written to `docs/openapi.jso
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
-from sam_runner.runtime import Runtime
 from sam_runner.template import ROOT, Template
 
 log = logging.getLogger("shop_local.openapi")
@@ -37,7 +38,17 @@ def _operation_ids_unique(paths: dict[str, Any]) -> None:
                 seen.add(op_id)
 
 
-def build(template: Template, runtime: Runtime, version: str = "1.0.0") -> dict[str, Any]:
+def _resolver(template: Template, function_id: str) -> Any:
+    """The function's Powertools resolver, imported into this process. A module reads its
+    environment when it is imported, so each function's variables are set first (only those not
+    already set: the functions agree on every variable the API modules read at import)."""
+    spec = template.functions()[function_id]
+    for name, value in spec.environment.items():
+        os.environ.setdefault(name, value)
+    return getattr(importlib.import_module(spec.module), "app", None)
+
+
+def build(template: Template, version: str = "1.0.0") -> dict[str, Any]:
     routes = template.api_routes()
     api_functions = sorted({route.function_id for route in routes})
     document: dict[str, Any] = {
@@ -52,11 +63,10 @@ def build(template: Template, runtime: Runtime, version: str = "1.0.0") -> dict[
     }
     for function_id in api_functions:
         try:
-            module = runtime[function_id].module()
+            app = _resolver(template, function_id)
         except Exception as exc:
             log.warning("openapi: %s is not available (%s)", function_id, exc)
             continue
-        app = getattr(module, "app", None)
         if app is None or not hasattr(app, "get_openapi_json_schema"):
             log.warning("openapi: %s has no Powertools resolver named `app`", function_id)
             continue

@@ -45,7 +45,6 @@ from sam_runner.template import DEFAULT_TEMPLATE, ROOT, Template
 if TYPE_CHECKING:
     from sam_runner.emulator import EmulatorProcess
     from sam_runner.lambda_runtime import LambdaRuntime
-    from sam_runner.runtime import Runtime
 
 log = logging.getLogger("shop_local.stack")
 
@@ -75,9 +74,6 @@ class Settings:
     template_path: Path = DEFAULT_TEMPLATE
     web_root: Path | None = ROOT / "web"
     parameters: dict[str, str] = field(default_factory=dict)
-    # "lambda": every function in execution environments of its own (sam_runner.lambda_runtime);
-    # "in-process": the old mode, one process calls every handler (kept as a benchmark baseline)
-    runtime: str = "lambda"
     verbose: bool = False  # the functions' own log lines on the console too
     # what the sample events in events/ refer to (shop_local.samples): `make run` seeds it
     sample_data: bool = False
@@ -106,7 +102,6 @@ class Settings:
             admin_password=env.get("SHOP_ADMIN_PASSWORD") or None,
             admin_email=env.get("SHOP_ADMIN_EMAIL") or "admin@example.com",
             parameters=parameters,
-            runtime=env.get("SHOP_LOCAL_RUNTIME") or "lambda",
             function_log=Path(env.get("SHOP_FUNCTION_LOG") or ROOT / ".cache" / "functions.log"),
             sample_data=env.get("SHOP_SAMPLE_DATA", "1") != "0",
             template_path=Path(env["SHOP_TEMPLATE"]) if env.get("SHOP_TEMPLATE") else DEFAULT_TEMPLATE,
@@ -388,16 +383,13 @@ class DevRoutes:
         return _json(200, {"cleared": True})
 
     def openapi(self, request: Request) -> Response:
-        from sam_runner.builder import BuiltStack
         from shop_local import openapi
 
         template = self.stack.template
         assert template is not None
         if self._openapi is None:
             # the document comes from the handlers' code, imported here (not in an environment)
-            docs = BuiltStack(template).in_process_runtime()
-            docs.apply_environment()
-            self._openapi = openapi.build(template, docs)
+            self._openapi = openapi.build(template)
         response = _json(200, self._openapi)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
@@ -446,7 +438,7 @@ class DevStack:
 
         self.iam = StackIam(self)
         self.template: Template | None = None
-        self.runtime: LambdaRuntime | Runtime | None = None
+        self.runtime: LambdaRuntime | None = None
         self.gateway: Any = None
         self.url = ""
         self._api_server: WsgiServer | None = None
@@ -512,12 +504,6 @@ class DevStack:
 
     def _start_functions(self) -> None:
         if not self.run_functions:
-            return
-        if self.settings.runtime == "in-process":
-            runtime = self.built.in_process_runtime()
-            runtime.apply_environment()
-            runtime.load_all()
-            self.runtime = runtime
             return
         from sam_runner.lambda_runtime import RuntimeSettings
 
@@ -681,8 +667,6 @@ class DevStack:
         )
 
     def _functions_note(self) -> str:
-        if self.settings.runtime == "in-process":
-            return "in this process"
         suffix = "" if self.settings.verbose else "; --verbose shows them here too"
         runtime = "AWS's Runtime Interface Emulator + runtime interface client"
         return f"{runtime}, logs in {self.settings.function_log}{suffix}"

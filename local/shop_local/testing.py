@@ -63,7 +63,7 @@ its parent (PR_SET_PDEATHSIG).
 
 For code that calls a handler directly (unit tests, races, benchmarks): `proxy_event(...)`, the REST
 proxy event API Gateway sends (the local gateway's own is in `sam_runner.gateway`), and
-`sam_runner.runtime.lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
+`lambda_context(function_id)`, the context. `wait_quiet(depth)` waits until a
 backlog counter has stayed 0 for a while (how the benchmarks see a queue drained).
 """
 
@@ -81,12 +81,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from sam_runner.faults import INTERNAL_USER_AGENT
+
+if TYPE_CHECKING:  # the cold-start benchmark's child imports this module: no YAML on its clock
+    from sam_runner.template import Template
 
 READY = re.compile(r"Shop running at (http://[^\s]+)")
 # Settings inherited from the developer's shell that would point the stack elsewhere.
@@ -146,6 +151,62 @@ def proxy_event(
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+@dataclass
+class LambdaContext:
+    """What the Python runtime passes as `context` (awslambdaric's attributes and their types)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: str  # a string in the real runtime too (it comes from an env variable)
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline_ms: int
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+    @classmethod
+    def start(cls, function_name: str, function_arn: str, memory_size: int, timeout: int) -> LambdaContext:
+        """The context of one invocation starting now: its deadline is `timeout` seconds away."""
+        return cls(
+            function_name=function_name,
+            function_version="$LATEST",
+            invoked_function_arn=function_arn,
+            memory_limit_in_mb=str(memory_size),
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{function_name}",
+            log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+            deadline_ms=int(time.time() * 1000) + timeout * 1000,
+        )
+
+
+@lru_cache(maxsize=1)
+def _default_template() -> Template:
+    from sam_runner.template import Template
+
+    return Template()
+
+
+def function_name_and_arn(function_id: str, template: Template | None = None) -> tuple[str, str]:
+    """The name and ARN the local stack gives the template's function (`<stack>-<logical id>`)."""
+    template = template or _default_template()
+    name = f"{template.stack_name}-{function_id}"
+    return name, f"arn:aws:lambda:{template.region}:{template.account_id}:function:{name}"
+
+
+def lambda_context(function_id: str, template: Template | None = None) -> LambdaContext:
+    """A fresh context for one invocation of the template's function `function_id` (its name,
+    memory and Timeout), for tests and benchmarks that call a handler directly."""
+    template = template or _default_template()
+    spec = template.functions()[function_id]
+    name, arn = function_name_and_arn(function_id, template)
+    return LambdaContext.start(name, arn, spec.memory_size, spec.timeout)
 
 
 def wait_until(

@@ -17,9 +17,8 @@ import redis
 
 import auth_api
 import auth_authorizer
-from sam_runner.runtime import lambda_context
 from shop_local.admin import ensure_admin
-from shop_local.testing import proxy_event
+from shop_local.testing import lambda_context, proxy_event
 from shop_shared.config import get_settings
 from shop_shared.keys import user_key
 from shop_shared.tokens import decode_token, issue_token, jwt_secret

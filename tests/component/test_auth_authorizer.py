@@ -14,7 +14,7 @@ import pytest
 
 import auth_authorizer
 import auth_service
-from sam_runner.runtime import lambda_context
+from shop_local.testing import lambda_context
 from shop_shared.config import get_settings
 from shop_shared.keys import user_key
 from shop_shared.models import RegisterRequest

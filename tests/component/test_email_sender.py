@@ -28,7 +28,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 import email_sender
-from sam_runner.runtime import lambda_context
+from shop_local.testing import lambda_context
 from shop_shared import aws
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

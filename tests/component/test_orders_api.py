@@ -28,8 +28,7 @@ from botocore.exceptions import ClientError
 
 import orders_api
 import orders_service
-from sam_runner.runtime import lambda_context
-from shop_local.testing import proxy_event
+from shop_local.testing import lambda_context, proxy_event
 from shop_shared import aws, config, keys, redis_client
 from shop_shared.api import Caller
 from shop_shared.jsonutil import money

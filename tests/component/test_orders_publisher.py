@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 import orders_publisher
 import orders_service
 from sam_runner.provision import provision
-from sam_runner.runtime import lambda_context
+from shop_local.testing import lambda_context
 from shop_shared import aws as shop_aws
 from shop_shared import config, keys
 from shop_shared.models import Customer, Order, OrderEvent, StatusUpdateRequest

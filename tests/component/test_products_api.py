@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import products_api
-from sam_runner.runtime import lambda_context
+from shop_local.testing import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CATEGORIES = ["tv", "audio", "laptop", "mobile", "gaming", "appliances"]

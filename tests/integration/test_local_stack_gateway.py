@@ -20,7 +20,6 @@ from werkzeug.test import Client
 
 from sam_runner.gateway import Gateway
 from sam_runner.lambda_runtime import LambdaRuntime, RuntimeSettings, prepare_packages
-from sam_runner.runtime import EnvironmentConflict, Runtime
 from sam_runner.template import Template
 
 ECHO = """
@@ -345,14 +344,3 @@ def test_unknown_paths_wrong_methods_and_preflight(client: Client) -> None:
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert preflight.headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
     assert preflight.headers["Access-Control-Max-Age"] == "600"
-
-
-def test_functions_that_disagree_on_a_variable_are_refused(code_dir: Path, tmp_path: Path) -> None:
-    conflicting = TEMPLATE.replace(
-        "      Handler: lsg_token.handler\n",
-        "      Handler: lsg_token.handler\n      Environment:\n        Variables:\n          GREETING: bye\n",
-    )
-    path = tmp_path / "template.yaml"
-    path.write_text(conflicting)
-    with pytest.raises(EnvironmentConflict, match="GREETING"):
-        Runtime(Template(path))

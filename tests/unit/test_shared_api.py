@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from sam_runner.runtime import lambda_context
+from shop_local.testing import lambda_context
 from shop_shared import api
 from shop_shared.observability import observability
 
