@@ -9,7 +9,8 @@ AWS::Serverless transform runs) turns template.yaml into the CloudFormation temp
 profile's values as the parameters' defaults. Then:
 
 1. the template's `Rules` are evaluated for the profile's parameters (tools/cfn_rules_eval.py):
-   every profile is a deploy a shop makes, so CloudFormation must accept it;
+   every profile is a deploy a shop makes, so CloudFormation must accept it; and for each of
+   `refusals()`, parameter sets that would deploy and then fail, which the Rules must refuse;
 2. cfn-lint, with the project's rules (lint/cfn_rules), runs once over every translated template
    (the YAML hides what SAM adds, such as the edges of a dependency cycle: E3004);
 3. checkov, with the committed baseline (lint/checkov.yaml), runs over the same files.
@@ -40,10 +41,12 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 # A Redis reachable over the internet with TLS (a hosted Redis, not ElastiCache): no VPC, no NAT.
 TLS_REDIS = {
     "RedisUrl": "rediss://shop-redis.example.net:6380",
+    "RedisNetwork": "internet",
     "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/redis-AbCdEf",
 }
 ELASTICACHE_IN_VPC = {
     "RedisUrl": "rediss://shop-abc123.serverless.use1.cache.amazonaws.com:6379",
+    "RedisNetwork": "vpc",
     "RedisClusterMode": "true",
     "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/redis-AbCdEf",
     "VpcSubnetIds": "subnet-0aaa,subnet-0bbb",
@@ -78,13 +81,45 @@ def profiles() -> dict[str, dict[str, str]]:
         "readme": readme,
         "elasticache-vpc": {"Stage": "prod", **ELASTICACHE_IN_VPC},
         "tls-redis-no-vpc": {"Stage": "prod", **TLS_REDIS},
-        "no-redis": {"Stage": "prod", "RedisUrl": "none"},
+        "no-redis": {"Stage": "prod", "RedisUrl": "none", "RedisNetwork": "none"},
         "no-storefront": {
             "Stage": "prod",
             **TLS_REDIS,
             "DeployStorefront": "false",
             "StorefrontUrl": "https://shop.example.com",
         },
+    }
+
+
+def refusals() -> dict[str, tuple[dict[str, str], list[str]]]:
+    """Parameter sets that would deploy and then fail (issue 24, item 6), each with the Rules that
+    must refuse it before CloudFormation creates anything."""
+    elasticache = {"Stage": "prod", **ELASTICACHE_IN_VPC}
+    no_vpc = {name: value for name, value in elasticache.items() if not name.startswith("Vpc")}
+    return {
+        # ElastiCache is reachable only from inside its VPC: outside it every login is a 503
+        "elasticache-without-subnets": (no_vpc, ["RedisInTheVpcNeedsSubnets"]),
+        "subnets-without-security-groups": (
+            {**elasticache, "VpcSecurityGroupIds": ""},
+            ["VpcSubnetsNeedSecurityGroups"],
+        ),
+        "subnets-without-nat": ({**elasticache, "VpcEgress": ""}, ["VpcNeedsEgress"]),
+        "subnets-with-an-internet-redis": (
+            {**elasticache, "RedisNetwork": "internet"},
+            ["VpcSubnetsAreForRedisInTheVpc"],
+        ),
+        "internet-redis-without-auth": (
+            {"Stage": "prod", **TLS_REDIS, "RedisAuthSecretArn": ""},
+            ["RedisOnTheInternetNeedsAuth"],
+        ),
+        "network-none-with-a-redis": (
+            {"Stage": "prod", **TLS_REDIS, "RedisNetwork": "none"},
+            ["RedisNetworkNoneMeansRedisUrlNone"],
+        ),
+        "no-redis-with-a-network": (
+            {"Stage": "prod", "RedisUrl": "none", "RedisNetwork": "internet"},
+            ["RedisUrlNoneMeansRedisNetworkNone"],
+        ),
     }
 
 
@@ -164,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(template, indent=1, sort_keys=True), encoding="utf-8")
         files.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
     print(f"translated {len(files)} profiles into {args.out}")
+    for name, (parameters, rules) in refusals().items():
+        refused = refused_by_rules(with_values(translate(document, parameters), parameters), parameters)
+        if refused != rules:
+            print(f"{name}: CloudFormation's Rules should refuse this deploy with {rules}, not {refused}")
+            failed = True
+    print(f"checked {len(refusals())} deploys that would fail: the Rules must refuse each", flush=True)
 
     failed |= run([str(BIN / "cfn-lint"), "--append-rules", "lint/cfn_rules", "--", *files]) != 0
     if not args.no_checkov:

@@ -61,6 +61,13 @@ PARAMETER_ENV = {
 }
 
 
+def redis_parameters(url: str) -> dict[str, str]:
+    """The template's two required Redis parameters for a local stack: its Redis is reached
+    directly, outside any VPC (RedisNetwork=internet; the Rules ask for no AUTH with an emulator's
+    AwsEndpointUrl), or there is none."""
+    return {"RedisUrl": url, "RedisNetwork": "none" if url == "none" else "internet"}
+
+
 @dataclass
 class Settings:
     port: int = 3000
@@ -489,7 +496,7 @@ class DevStack:
         from sam_runner.builder import build
 
         parameters = {
-            "RedisUrl": self.redis.url,
+            **redis_parameters(self.redis.url),
             "ProductApiUrl": self.products.url,
             **self.settings.parameters,
         }

@@ -42,9 +42,10 @@ def wait_for_the_build() -> None:
 
 
 # The parameter sets a shop deploys with.
-NO_REDIS = {"RedisUrl": "none"}
+NO_REDIS = {"RedisUrl": "none", "RedisNetwork": "none"}
 VPC_REDIS = {
     "RedisUrl": "rediss://shop-abc123.serverless.use1.cache.amazonaws.com:6379",
+    "RedisNetwork": "vpc",
     "RedisClusterMode": "true",
     "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-redis",
     "VpcSubnetIds": "subnet-0aaa,subnet-0bbb",

@@ -128,8 +128,11 @@ def test_a_vpc_without_a_stated_way_out_is_refused_before_anything_is_created() 
 
 TLS_REDIS_NO_VPC = {
     "RedisUrl": "rediss://shop-redis.example.net:6380",
+    "RedisNetwork": "internet",
     "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-redis",
 }
+ELASTICACHE_URL = VPC_REDIS["RedisUrl"]
+VPC_ONLY = {name: value for name, value in VPC_REDIS.items() if name.startswith("Vpc")}
 
 
 @pytest.mark.parametrize(
@@ -149,6 +152,21 @@ TLS_REDIS_NO_VPC = {
             ["DynamoDbEndpointNeedsTheVpc"],
         ),
         ({**VPC_REDIS, "VpcRouteTableIds": "rtb-0aaa"}, ["DynamoDbEndpointNeedsTheVpc"]),
+        # ElastiCache is reachable only from inside its VPC: without subnets every login is a 503
+        (
+            {"RedisUrl": ELASTICACHE_URL, "RedisNetwork": "vpc", "RedisClusterMode": "true"},
+            ["RedisInTheVpcNeedsSubnets"],
+        ),
+        ({**VPC_REDIS, "VpcSubnetIds": "", "VpcSecurityGroupIds": ""}, ["RedisInTheVpcNeedsSubnets"]),
+        # subnets put the Redis functions in the VPC: that is RedisNetwork=vpc, stated as such
+        ({**VPC_REDIS, "RedisNetwork": "internet"}, ["VpcSubnetsAreForRedisInTheVpc"]),
+        ({**NO_REDIS, **VPC_ONLY}, ["VpcSubnetsAreForRedisInTheVpc"]),
+        # "none" on one side only: a Redis nobody reaches, or a network chosen for no Redis
+        ({**TLS_REDIS_NO_VPC, "RedisNetwork": "none"}, ["RedisNetworkNoneMeansRedisUrlNone"]),
+        ({**NO_REDIS, "RedisNetwork": "internet"}, ["RedisUrlNoneMeansRedisNetworkNone"]),
+        ({**VPC_REDIS, "RedisUrl": "none"}, ["RedisUrlNoneMeansRedisNetworkNone"]),
+        # a Redis on the internet without AUTH is open to anyone who finds it
+        ({**TLS_REDIS_NO_VPC, "RedisAuthSecretArn": ""}, ["RedisOnTheInternetNeedsAuth"]),
     ],
 )
 def test_parameter_combinations_that_would_deploy_and_then_fail_are_refused(
@@ -176,6 +194,32 @@ def test_the_dynamodb_gateway_endpoint_is_made_only_with_the_route_tables() -> N
 
 def _environment(deploy: Deploy, name: str) -> dict[str, Any]:
     return dict(deploy.properties(name).get("Environment", {}).get("Variables", {}))
+
+
+def test_the_redis_network_must_be_stated_at_deploy_time() -> None:
+    """No default: `sam deploy` stops until the user says where Redis is, the one fact the Rules
+    need and cannot read from the URL (no rule function looks inside a string)."""
+    spec = sam_document()["Parameters"]["RedisNetwork"]
+    assert "Default" not in spec
+    assert spec["AllowedValues"] == ["vpc", "internet", "none"]
+
+
+def test_an_internet_redis_needs_auth_only_on_aws() -> None:
+    """An emulator's Redis (AwsEndpointUrl set: the local stack, LocalStack) has no AUTH."""
+    local = {**TLS_REDIS_NO_VPC, "RedisUrl": "redis://127.0.0.1:6379/0", "RedisAuthSecretArn": ""}
+    assert deployed({**local, "AwsEndpointUrl": "http://127.0.0.1:4566"}).rules_failing() == []
+    assert deployed(local).rules_failing() == ["RedisOnTheInternetNeedsAuth"]
+
+
+def test_the_vpc_and_the_redis_alarm_follow_the_stated_redis_network(each_deploy: Deploy) -> None:
+    """In every accepted deploy the conditions say what the parameters do: functions in the VPC
+    exactly when subnets are given, the Redis alarm exactly when there is a Redis."""
+    assert each_deploy.rules_failing() == []
+    subnets = [s for s in each_deploy.parameters["VpcSubnetIds"] if s]
+    assert each_deploy.conditions["UseVpc"] == bool(subnets)
+    assert each_deploy.conditions["UseRedis"] == (each_deploy.parameters["RedisUrl"] != "none")
+    in_vpc = [r for r in each_deploy.of_type(FUNCTION).values() if "VpcConfig" in r["Properties"]]
+    assert bool(in_vpc) == (each_deploy.parameters["RedisNetwork"] == "vpc")
 
 
 def test_redis_must_be_chosen_at_deploy_time() -> None:
@@ -434,7 +478,8 @@ def test_the_template_has_no_resource_the_local_stack_cannot_ignore() -> None:
     from sam_runner.provision import creation_order
     from sam_runner.template import Template
 
-    assert creation_order(Template(ROOT / "template.yaml", {"RedisUrl": "redis://127.0.0.1:6379/0"}))
+    parameters = {"RedisUrl": "redis://127.0.0.1:6379/0", "RedisNetwork": "internet"}
+    assert creation_order(Template(ROOT / "template.yaml", parameters))
 
 
 def test_the_storefronts_csp_lets_the_page_talk_to_api_gateway_of_its_region_only() -> None:
@@ -470,3 +515,22 @@ def test_the_storefront_bucket_outlives_the_stack() -> None:
     """A bucket with files cannot be deleted by CloudFormation: retained, stack deletion succeeds."""
     bucket = deployed(VPC_REDIS).resources["StorefrontBucket"]
     assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_the_local_stacks_and_localstacks_parameters_are_deploys_the_rules_accept() -> None:
+    """`make run`, the tests' stacks and samconfig.toml's LocalStack profile give every required
+    parameter (RedisNetwork among them) and a combination CloudFormation's Rules accept."""
+    import shlex
+    import tomllib
+
+    from sam_runner.builder import ENDPOINT_PARAMETER, LOCAL_PARAMETERS
+    from shop_local.stack import redis_parameters
+
+    for url in ("redis://127.0.0.1:6379/0", "none"):
+        local = {**LOCAL_PARAMETERS, **redis_parameters(url), ENDPOINT_PARAMETER: "http://127.0.0.1:4566"}
+        assert deployed(local).rules_failing() == [], url
+    samconfig = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    overrides = samconfig["localstack"]["deploy"]["parameters"]["parameter_overrides"]
+    localstack = dict(word.split("=", 1) for word in shlex.split(overrides))
+    assert localstack["RedisNetwork"] == "internet"
+    assert deployed(localstack).rules_failing() == []

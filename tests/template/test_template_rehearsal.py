@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tools.cfn_rules_eval import refused_by_rules
-from tools.rehearse import profiles, readme_deploy_parameters, sam_document, translate, with_values
+from tools.rehearse import profiles, readme_deploy_parameters, refusals, sam_document, translate, with_values
 
 PROFILES = profiles()
 
@@ -46,6 +46,7 @@ def test_the_readme_profile_is_a_redis_in_a_vpc_that_deploys_on_a_new_account() 
         readme
     )
     assert readme["RedisUrl"].startswith("rediss://")
+    assert readme["RedisNetwork"] == "vpc"  # ElastiCache: reachable only from inside its VPC
     default = sam_document()["Parameters"]["AuthorizerReservedConcurrency"]["Default"]
     assert int(readme.get("AuthorizerReservedConcurrency", default)) == 0
 
@@ -124,3 +125,24 @@ def test_every_profile_translates_to_a_template_cloudformation_can_create(name: 
     template = _translated(name)
     assert dependency_cycle(template) == []
     assert refused_by_rules(template, PROFILES[name]) == []
+
+
+def test_every_profile_states_its_redis_network() -> None:
+    """Where Redis is reached from is said, not guessed from the URL: each way of deploying."""
+    networks = {name: parameters["RedisNetwork"] for name, parameters in PROFILES.items()}
+    assert networks == {
+        "readme": "vpc",
+        "elasticache-vpc": "vpc",
+        "tls-redis-no-vpc": "internet",
+        "no-redis": "none",
+        "no-storefront": "internet",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(refusals()))
+def test_the_deploys_that_would_fail_after_creating_everything_are_refused_first(name: str) -> None:
+    """The rehearsal's other half: parameter sets that would deploy and then fail (issue 24, item 6)
+    are refused by the Rules CloudFormation evaluates before it creates anything."""
+    parameters, rules = refusals()[name]
+    template = with_values(translate(sam_document(), parameters), parameters)
+    assert refused_by_rules(template, parameters) == rules
