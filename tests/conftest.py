@@ -27,6 +27,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+# argon2-cffi's profile for tests, in this process and in every stack it starts (each passes it to
+# its functions): the suite hashes and verifies a few thousand passwords, 0.2 s of CPU each with
+# the production profile (shop_shared.passwords; docs/testing.md, "Password hashing in the tests").
+# `PASSWORD_HASH_PROFILE=RFC_9106_LOW_MEMORY make test` runs it with the production one.
+os.environ.setdefault("PASSWORD_HASH_PROFILE", "CHEAPEST")
+
 TEST_REDIS_DB = int(os.environ.get("SHOP_TEST_REDIS_DB", "8"))
 REDIS_BASE = os.environ.get("SHOP_TEST_REDIS", "redis://127.0.0.1:6379")
 COMPONENT, STACK = 0, 1  # the two databases of a worker

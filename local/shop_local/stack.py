@@ -519,7 +519,11 @@ class DevStack:
         )
         if not self.serve_api:
             runtime_settings.max_environments = 1  # `shop invoke`: one environment, as `sam local invoke`
-        self.runtime = self.built.lambda_runtime(runtime_settings)
+        # A local-only setting the template never declares: the test stacks' cheap argon2 profile
+        # (shop_shared.passwords); unset, the functions hash as on AWS.
+        profile = os.environ.get("PASSWORD_HASH_PROFILE")
+        extra = {"PASSWORD_HASH_PROFILE": profile} if profile else None
+        self.runtime = self.built.lambda_runtime(runtime_settings, extra_variables=extra)
         log.info(
             "functions: AWS's runtime interface client, up to %d environments per function; their logs: %s",
             runtime_settings.max_environments,

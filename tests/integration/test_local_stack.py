@@ -282,6 +282,28 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _stored_password_hash(on: ShopStack, user_id: str) -> str:
+    table = on.resources()["tables"]["UsersTable"]["name"]
+    key = {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "PROFILE"}}
+    item = on.client("dynamodb").get_item(TableName=table, Key=key)["Item"]
+    return str(item["password_hash"]["S"])
+
+
+def test_the_functions_hash_passwords_as_on_aws_unless_the_stack_passes_the_test_profile(
+    stack: ShopStack, redis_url: str
+) -> None:
+    # The session stack passes the suite's PASSWORD_HASH_PROFILE=CHEAPEST on to its functions ...
+    cheap = stack.new_user(verified=False)
+    assert _stored_password_hash(stack, cheap["user"]["id"]).startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    # ... and a stack started without it (as `make run` is) hashes with the profile AWS runs.
+    with ShopStack(redis_url=redis_url, env={"PASSWORD_HASH_PROFILE": ""}) as as_deployed:
+        real = as_deployed.new_user(verified=False)
+        stored = _stored_password_hash(as_deployed, real["user"]["id"])
+        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert as_deployed.login(real["username"], real["password"])
+    assert as_deployed.exit_code == 0
+
+
 def test_with_aws_endpoint_url_the_stack_provisions_and_uses_that_emulator(
     outside_emulator: str, redis_url: str
 ) -> None:

@@ -180,3 +180,12 @@ def test_one_metrics_namespace_for_the_template_the_alarms_and_the_code(template
         assert "*" in emitters or services <= emitters, (
             f"{alarm}: {services} does not emit {metric['MetricName']}"
         )
+
+
+def test_no_function_is_given_the_test_password_hash_profile() -> None:
+    """PASSWORD_HASH_PROFILE is the test stacks' setting (shop_shared.passwords): on AWS the functions
+    hash with argon2's RFC 9106 profile, so the template must not declare it, in Globals or anywhere."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert "PASSWORD_HASH_PROFILE" not in text
+    for function_id, spec in load().functions().items():
+        assert "PASSWORD_HASH_PROFILE" not in spec.environment, function_id

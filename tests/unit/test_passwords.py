@@ -1,13 +1,15 @@
-"""Password hashing (shop_shared.passwords): argon2id, salted, verification never raises."""
+"""Password hashing (shop_shared.passwords): argon2id, salted, verification never raises; with the
+profile AWS runs (no PASSWORD_HASH_PROFILE), not the test stacks' cheap one (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from argon2 import PasswordHasher
 
+from shop_shared import passwords
 from shop_shared.passwords import (
     burn_verification_time,
     hash_password,
@@ -17,6 +19,45 @@ from shop_shared.passwords import (
 )
 
 PASSWORD = "correct-horse-battery"
+
+
+def _use_profile(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
+    if name is None:
+        monkeypatch.delenv("PASSWORD_HASH_PROFILE", raising=False)
+    else:
+        monkeypatch.setenv("PASSWORD_HASH_PROFILE", name)
+    passwords._hasher.cache_clear()
+    passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def production_profile(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    _use_profile(monkeypatch, None)
+    yield
+    passwords._hasher.cache_clear()  # the next test reads the suite's profile again
+    passwords._dummy_hash.cache_clear()
+
+
+def test_without_a_profile_hashes_are_argon2id_with_rfc_9106_low_memory_costs() -> None:
+    # RFC 9106's second recommended option: t=3 passes, m=64 MiB, p=4 lanes.
+    assert hash_password(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_the_test_profile_is_argon2s_cheapest_and_its_hashes_are_upgraded_by_the_real_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _use_profile(monkeypatch, "CHEAPEST")
+    cheap = hash_password(PASSWORD)
+    assert cheap.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    _use_profile(monkeypatch, None)
+    assert verify_password(cheap, PASSWORD)
+    assert needs_rehash(cheap) is True  # the next login stores a hash with the real costs
+
+
+def test_an_unknown_profile_is_refused_rather_than_taken_for_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    _use_profile(monkeypatch, "cheapest")
+    with pytest.raises(ValueError, match="PASSWORD_HASH_PROFILE='cheapest'"):
+        hash_password(PASSWORD)
 
 
 def test_a_hash_is_argon2id_and_does_not_contain_the_password() -> None:

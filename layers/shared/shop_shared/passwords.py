@@ -1,36 +1,54 @@
 """Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile), and the password
-rule of the contract (`weakness`)."""
+rule of the contract (`weakness`).
+
+`PASSWORD_HASH_PROFILE` names one of argon2-cffi's profiles (`argon2.profiles`): unset, the RFC
+9106 low-memory one (t=3, m=64 MiB, p=4: about 0.2 s of CPU a hash here), which is what AWS runs:
+the template declares no such variable (tests/template/test_template_matches_code.py). The test
+stacks set `CHEAPEST`, argon2-cffi's profile "for testing purposes" (a thousandth of that), because
+the suite hashes and verifies a few thousand passwords (docs/testing.md, "Password hashing in the
+tests"). A hash made with a weaker profile is rehashed with the configured one at the next login
+(`needs_rehash`)."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import unicodedata
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+PROFILE_VARIABLE = "PASSWORD_HASH_PROFILE"
+PROFILES = {"RFC_9106_LOW_MEMORY": profiles.RFC_9106_LOW_MEMORY, "CHEAPEST": profiles.CHEAPEST}
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    name = os.environ.get(PROFILE_VARIABLE) or "RFC_9106_LOW_MEMORY"
+    if name not in PROFILES:  # a typo must not silently mean some other cost
+        raise ValueError(f"{PROFILE_VARIABLE}={name!r}: expected one of {', '.join(PROFILES)}")
+    return PasswordHasher.from_parameters(PROFILES[name])
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 @cache
 def _dummy_hash() -> str:
-    return _hasher.hash("not-a-real-password-only-for-timing")
+    return _hasher().hash("not-a-real-password-only-for-timing")
 
 
 def burn_verification_time(password: str) -> None:
