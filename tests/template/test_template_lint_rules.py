@@ -114,10 +114,13 @@ def lint_all(templates: list[Path]) -> str:
     return result.stdout + result.stderr
 
 
-def _profile_files(folder: Path, document: dict[str, Any]) -> dict[str, Path]:
-    """SAM's translation of `document` for each deploy profile, as the rehearsal writes it."""
+def _profile_files(folder: Path, document: dict[str, Any], *names: str) -> dict[str, Path]:
+    """SAM's translation of `document` for each deploy profile (or those named), as the rehearsal
+    writes it."""
     files = {}
     for name, parameters in profiles().items():
+        if names and name not in names:
+            continue
         path = folder / f"{name}.json"
         translated = with_values(translate(document, parameters), parameters)
         path.write_text(json.dumps(translated), encoding="utf-8")
@@ -130,13 +133,11 @@ VPC_FUNCTIONS = ("AuthFunction", "ProductsFunction", "OrdersFunction")
 
 def test_only_a_deploy_with_a_vpc_gives_the_functions_vpc_access(tmp_path: Path) -> None:
     """SAM adds AWSLambdaVPCAccessExecutionRole for any VpcConfig, an !If to AWS::NoValue included:
-    in the profiles without subnets no role may keep it (E9107), in those with subnets the Redis
-    functions need it to attach to the VPC."""
+    in the profiles without subnets no role may keep it, in those with subnets the Redis functions
+    need it to attach to the VPC. (cfn-lint's E9107 on these same translations is the rehearsal's:
+    `make template` fails on it; the next test shows the rule fires.)"""
     files = _profile_files(tmp_path, sam_document())
 
-    output = lint_all(list(files.values()))
-
-    assert "E9107" not in output, output
     for name, path in files.items():
         template = json.loads(path.read_text(encoding="utf-8"))
         with_vpc = bool("".join(profiles()[name].get("VpcSubnetIds", "").split(",")))
@@ -160,11 +161,11 @@ def test_e9107_fires_on_vpc_access_without_a_vpc(tmp_path: Path) -> None:
     always = f"        - {arn}"
     broken = tmp_path / "template.yaml"
     broken.write_text(text.replace(conditional, always), encoding="utf-8")
-    files = _profile_files(tmp_path, sam_document(broken))
+    files = _profile_files(tmp_path, sam_document(broken), "tls-redis-no-vpc", "elasticache-vpc")
 
-    output = lint_all([files["tls-redis-no-vpc"], files["no-redis"], files["elasticache-vpc"]])
+    output = lint_all([files["tls-redis-no-vpc"], files["elasticache-vpc"]])
 
     for function in VPC_FUNCTIONS:
         message = f"E9107 {function} has no VpcConfig in this deploy but its role {function}Role has VPC"
         assert message in output, output
-        assert output.count(message) == 2, output  # the two profiles without a VPC, not the one with
+        assert output.count(message) == 1, output  # the profile without a VPC, not the one with
