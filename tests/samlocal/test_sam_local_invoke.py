@@ -2,7 +2,7 @@
 events/, each with the answer events/README.md gives it, against `shop backing`'s seeded services.
 
 Each event is its own `sam local invoke` process, as a user runs it. They run a few at a time
-(`SAMLOCAL_JOBS`, default 4): SAM CLI rebuilds the function image on every invoke because our layer
+(`SAMLOCAL_JOBS`, default 2): SAM CLI rebuilds the function image on every invoke because our layer
 is defined in the template, and processes that start while another is building the same image wait
 for that build and use it (the build lock in samcli/local/docker/lambda_image.py), so most invokes
 share a build instead of paying for one (docs/sam-local.md, "Why each invoke builds an image").
@@ -22,7 +22,7 @@ import pytest
 from integration.test_events_invoke import EXPECTED, assert_answer, event_files, function_for
 from samlocal.conftest import Invoked, SamLocal
 
-JOBS = max(1, int(os.environ.get("SAMLOCAL_JOBS", "4")))
+JOBS = max(1, int(os.environ.get("SAMLOCAL_JOBS", "2")))
 
 
 @pytest.fixture(scope="module")
