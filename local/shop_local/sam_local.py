@@ -264,6 +264,10 @@ def invoke_args(engine: Engine, env_vars: Path, function: str, event: Path) -> l
     return [str(SAM), "local", "invoke", function, "--event", str(event), *options]
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(port: int = 3000, backing_port: int = 3100) -> int:
     """`shop sam-local`: everything above, then `sam local start-api` in the foreground."""
     env_vars = CACHE / "sam-env-vars.json"
@@ -279,11 +283,18 @@ def run(port: int = 3000, backing_port: int = 3100) -> int:
             flush=True,
         )
         api = subprocess.Popen(start_api_args(engine, env_vars, port), cwd=ROOT, env=sam_env(engine))
+        # a SIGTERM (a supervisor, `kill`) stops everything as Ctrl-C does, instead of leaving SAM,
+        # its containers, the backing services and the engine running
+        signal.signal(signal.SIGTERM, _interrupted)
         try:
             return api.wait()
         except KeyboardInterrupt:
-            api.send_signal(signal.SIGINT)
-            return api.wait()
+            api.send_signal(signal.SIGINT)  # SAM stops its warm containers
+            try:
+                return api.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a SIGINT ignored (started in the background)
+                api.terminate()
+                return api.wait()
     finally:
         if backing is not None:
             backing.stop()
