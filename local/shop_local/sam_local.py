@@ -112,8 +112,9 @@ def _podman_gateway(docker_host: str) -> str:
     raise SamLocalError("podman's default network has no gateway address")
 
 
-def install_missing(commands: Sequence[str] = ("podman", "runc")) -> None:
-    """Debian's podman and runc where missing, as the Makefile installs Chromium."""
+def install_missing(commands: Sequence[str] = ("podman", "runc", "debootstrap")) -> None:
+    """Debian's podman, runc and debootstrap (the Lambda image's rootfs) where missing, as the
+    Makefile installs Chromium."""
     missing = [name for name in commands if not (shutil.which(name) or Path(f"/usr/sbin/{name}").exists())]
     if not missing:
         return
@@ -240,8 +241,15 @@ def sam_local_options(engine: Engine, env_vars: Path) -> list[str]:
     return options
 
 
+# How long SAM waits for a started container's emulator to accept connections (its default, 20 s,
+# is short for a loaded machine; samcli/local/docker/container.py reads this variable)
+CONTAINER_CONNECTION_TIMEOUT = "60"
+
+
 def sam_env(engine: Engine) -> dict[str, str]:
-    return {**os.environ, "DOCKER_HOST": engine.docker_host, "SAM_CLI_TELEMETRY": "0", **engine.env}
+    env = {**os.environ, "DOCKER_HOST": engine.docker_host, "SAM_CLI_TELEMETRY": "0", **engine.env}
+    env.setdefault("SAM_CLI_CONTAINER_CONNECTION_TIMEOUT", CONTAINER_CONNECTION_TIMEOUT)
+    return env
 
 
 def start_api_args(engine: Engine, env_vars: Path, port: int = 3000, warm: str = "LAZY") -> list[str]:
@@ -254,6 +262,10 @@ def start_api_args(engine: Engine, env_vars: Path, port: int = 3000, warm: str =
 def invoke_args(engine: Engine, env_vars: Path, function: str, event: Path) -> list[str]:
     options = sam_local_options(engine, env_vars)
     return [str(SAM), "local", "invoke", function, "--event", str(event), *options]
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run(port: int = 3000, backing_port: int = 3100) -> int:
@@ -271,11 +283,18 @@ def run(port: int = 3000, backing_port: int = 3100) -> int:
             flush=True,
         )
         api = subprocess.Popen(start_api_args(engine, env_vars, port), cwd=ROOT, env=sam_env(engine))
+        # a SIGTERM (a supervisor, `kill`) stops everything as Ctrl-C does, instead of leaving SAM,
+        # its containers, the backing services and the engine running
+        signal.signal(signal.SIGTERM, _interrupted)
         try:
             return api.wait()
         except KeyboardInterrupt:
-            api.send_signal(signal.SIGINT)
-            return api.wait()
+            api.send_signal(signal.SIGINT)  # SAM stops its warm containers
+            try:
+                return api.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a SIGINT ignored (started in the background)
+                api.terminate()
+                return api.wait()
     finally:
         if backing is not None:
             backing.stop()

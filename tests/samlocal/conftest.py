@@ -25,6 +25,18 @@ import requests
 from shop_local import sam_local
 
 ADMIN_PASSWORD = "samlocal-admin-Pa55"
+# SAM CLI's start, its image build and the function take seconds; minutes on a loaded machine
+INVOKE_TIMEOUT = 600
+
+
+@dataclass
+class Invoked:
+    """One `sam local invoke`: its exit status, the answer it printed (None: none), its log."""
+
+    code: int
+    answer: Any
+    log: str
+    seconds: float
 
 
 @dataclass
@@ -41,20 +53,34 @@ class SamLocal:
     def emails(self) -> list[dict[str, Any]]:
         return list(requests.get(f"{self.backing.url}/_dev/emails", timeout=10).json())
 
-    def invoke(self, function_id: str, event: Path) -> tuple[int, Any, str]:
-        """`sam local invoke FUNCTION -e EVENT`: its exit status, the answer it printed, its log."""
-        done = subprocess.run(
-            sam_local.invoke_args(self.engine, self.env_vars, function_id, event),
-            capture_output=True,
-            text=True,
-            env=sam_local.sam_env(self.engine),
-            cwd=sam_local.ROOT,
-            timeout=300,
-            check=False,
-        )
+    def invoke(self, function_id: str, event: Path) -> Invoked:
+        """`sam local invoke FUNCTION -e EVENT`, as a user runs it."""
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                sam_local.invoke_args(self.engine, self.env_vars, function_id, event),
+                capture_output=True,
+                text=True,
+                env=sam_local.sam_env(self.engine),
+                cwd=sam_local.ROOT,
+                timeout=INVOKE_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            log = (
+                exc.stderr.decode(errors="replace")
+                if isinstance(exc.stderr, bytes)
+                else str(exc.stderr or "")
+            )
+            return Invoked(
+                -1, None, f"{log}\nno answer within {INVOKE_TIMEOUT} s", time.monotonic() - started
+            )
         lines = [line for line in done.stdout.splitlines() if line.strip()]
-        answer = json.loads(lines[-1]) if lines else None
-        return done.returncode, answer, done.stderr
+        try:
+            answer = json.loads(lines[-1]) if lines else None
+        except ValueError:  # not an answer: the failure is in the log
+            answer = None
+        return Invoked(done.returncode, answer, f"{done.stderr}\n{done.stdout}", time.monotonic() - started)
 
 
 def _free_port() -> int:

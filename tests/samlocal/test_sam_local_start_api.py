@@ -121,3 +121,27 @@ def test_an_unknown_route_is_sams_403(start_api: StartApi) -> None:
     answer = call(start_api, "GET", "/no/such/route")
     assert answer.status_code == 403
     assert answer.json() == {"message": "Missing Authentication Token"}
+
+
+def test_the_storefronts_origin_may_call_the_api(sam: SamLocal, start_api: StartApi) -> None:
+    """The storefront `shop backing` serves is another origin than SAM's API: SAM answers the CORS
+    preflight from the template's `Cors` (as API Gateway's mock OPTIONS method does) and adds the
+    headers to every answer (samcli/local/apigw/local_apigw_service.py)."""
+    origin = sam.backing.url
+    preflight = call(
+        start_api,
+        "OPTIONS",
+        "/orders",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization,Content-Type,Idempotency-Key",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    product = call(start_api, "GET", "/products/1", headers={"Origin": origin})
+    assert product.status_code == 200
+    assert product.headers["Access-Control-Allow-Origin"] == "*"
